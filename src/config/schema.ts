@@ -1,0 +1,152 @@
+import { z } from 'zod';
+
+/**
+ * The YAML configuration file. Every object is strict, so a misspelt key is an error instead of a
+ * silently ignored setting. Keys are snake_case to match the operations guide.
+ */
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, "_", "." or "-", starting with a letter or digit');
+
+const finite = z.number().finite();
+
+export const pumpSchema = z
+  .object({
+    id: identifier,
+    name: z.string().min(1).optional(),
+    /** What the setpoint controls: speed in Hz, flow in l/s, or on/off (0 or 1). */
+    control_variable: z.enum(['speed', 'flow', 'on_off']),
+    /** Engineering unit published with the setpoint, such as "Hz" or "l/s". */
+    unit: z.string().min(1).max(16),
+    minimum: finite,
+    maximum: finite,
+    /** Largest change of the setpoint per second, in engineering units; the recovery ramp uses it. */
+    max_rate_per_second: finite.positive(),
+    /** Setpoint published while plans are missing or stale. Must lie within [minimum, maximum]. */
+    failsafe_setpoint: finite,
+    /** Setpoint published while the station is stopped or held. Defaults to minimum. */
+    stop_setpoint: finite.optional(),
+  })
+  .strict()
+  .superRefine((pump, context) => {
+    // Range rules per pump, so they are reported even when another pump has a type error.
+    if (pump.minimum > pump.maximum) {
+      context.addIssue({
+        code: 'custom',
+        path: ['minimum'],
+        message: `minimum ${pump.minimum} is above maximum ${pump.maximum}; lower minimum or raise maximum`,
+      });
+      return;
+    }
+    const inRange = (value: number) => value >= pump.minimum && value <= pump.maximum;
+    if (!inRange(pump.failsafe_setpoint)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['failsafe_setpoint'],
+        message: `failsafe_setpoint ${pump.failsafe_setpoint} is outside [${pump.minimum}, ${pump.maximum}]; choose a value within the pump's limits`,
+      });
+    }
+    if (pump.stop_setpoint !== undefined && !inRange(pump.stop_setpoint)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['stop_setpoint'],
+        message: `stop_setpoint ${pump.stop_setpoint} is outside [${pump.minimum}, ${pump.maximum}]; choose a value within the pump's limits`,
+      });
+    }
+    if (pump.control_variable === 'on_off' && (pump.minimum !== 0 || pump.maximum !== 1)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['maximum'],
+        message: `an on_off pump needs minimum 0 and maximum 1, got [${pump.minimum}, ${pump.maximum}]`,
+      });
+    }
+  });
+
+export const stationSchema = z
+  .object({
+    id: identifier,
+    name: z.string().min(1).optional(),
+    /** Modbus unit id that addresses this station's register block. */
+    unit_id: z.number().int().min(1).max(247),
+    /** Whether SCADA may activate an emergency stop by writing 1 to coil 1. Clearing never is. */
+    allow_modbus_emergency_stop: z.boolean().default(false),
+    pumps: z.array(pumpSchema).min(1, 'list at least one pump').max(16, 'at most 16 pumps per station; split the station'),
+  })
+  .strict();
+
+const port = z.number().int().min(0).max(65535);
+
+export const configFileSchema = z
+  .object({
+    http: z.object({ port: port.default(8080) }).strict().default({ port: 8080 }),
+    modbus: z.object({ port: port.default(502) }).strict().default({ port: 502 }),
+    opcua: z.object({ port: port.default(4840) }).strict().default({ port: 4840 }),
+    bind_address: z.string().min(1).default('0.0.0.0'),
+    security: z
+      .object({
+        /** Lifetime of a login token, in seconds. */
+        token_ttl_seconds: z.number().int().min(60).max(86_400).default(3600),
+      })
+      .strict()
+      .default({ token_ttl_seconds: 3600 }),
+    demo: z
+      .object({
+        /** Seed a 24-hour plan for today when no plan row covers a pump. */
+        seed_plans: z.boolean().default(false),
+      })
+      .strict()
+      .default({ seed_plans: false }),
+    stations: z.array(stationSchema).min(1, 'list at least one station'),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+export type StationConfig = z.infer<typeof stationSchema>;
+export type PumpConfig = z.infer<typeof pumpSchema> & { stop_setpoint: number };
+
+/**
+ * Rules that span several keys. Each issue names the key to change, so that a start-up failure
+ * tells the engineer exactly which line of the file is wrong.
+ */
+export const validatedConfigSchema = configFileSchema.superRefine((config, context) => {
+  const stationIds = new Map<string, number>();
+  const unitIds = new Map<number, number>();
+
+  config.stations.forEach((station, stationIndex) => {
+    const firstWithId = stationIds.get(station.id);
+    if (firstWithId !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['stations', stationIndex, 'id'],
+        message: `duplicate station id "${station.id}" (also stations[${firstWithId}]); give each station its own id`,
+      });
+    } else {
+      stationIds.set(station.id, stationIndex);
+    }
+
+    const firstWithUnit = unitIds.get(station.unit_id);
+    if (firstWithUnit !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['stations', stationIndex, 'unit_id'],
+        message: `duplicate unit id ${station.unit_id} (also stations[${firstWithUnit}]); give each station its own Modbus unit id`,
+      });
+    } else {
+      unitIds.set(station.unit_id, stationIndex);
+    }
+
+    const pumpIds = new Set<string>();
+    station.pumps.forEach((pump, pumpIndex) => {
+      const path = ['stations', stationIndex, 'pumps', pumpIndex];
+      if (pumpIds.has(pump.id)) {
+        context.addIssue({
+          code: 'custom',
+          path: [...path, 'id'],
+          message: `duplicate pump id "${pump.id}" in station "${station.id}"; give each pump of a station its own id`,
+        });
+      }
+      pumpIds.add(pump.id);
+    });
+  });
+});

@@ -1,0 +1,103 @@
+import pg from 'pg';
+import type { Database, QueryResult, Queryable } from './database.js';
+
+/** Connects node-postgres. Timestamps come back as Date and double precision as number. */
+export async function openPostgres(connectionString: string, options: { poolSize?: number } = {}): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 5000,
+    application_name: 'calejo-control-adapter',
+  });
+  const lostHandlers: Array<(error: Error) => void> = [];
+  const reportLost = (error: Error) => lostHandlers.forEach((handler) => handler(error));
+
+  // An idle pooled client that errors is discarded by pg-pool; without a listener, the error event
+  // would crash the process.
+  pool.on('error', () => undefined);
+
+  const probe = await pool.connect().catch((error: unknown) => {
+    void pool.end();
+    throw error;
+  });
+  probe.release();
+
+  const listener = new pg.Client({ connectionString, application_name: 'calejo-control-adapter-listen' });
+  let closing = false;
+  listener.on('error', (error) => {
+    if (!closing) reportLost(error);
+  });
+  listener.on('end', () => {
+    if (!closing) reportLost(new Error('the PostgreSQL LISTEN connection closed'));
+  });
+  await listener.connect();
+  const channelHandlers = new Map<string, Set<(payload: string) => void>>();
+  listener.on('notification', (message) => {
+    channelHandlers.get(message.channel)?.forEach((handler) => handler(message.payload ?? ''));
+  });
+
+  return {
+    kind: 'postgres',
+    description: describeUrl(connectionString),
+    query: (sql, params) => runQuery(pool, sql, params),
+    exec: async (sql) => {
+      await pool.query(sql);
+    },
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Queryable = {
+          query: (sql, params) => runQuery(client, sql, params),
+          exec: async (sql) => {
+            await client.query(sql);
+          },
+        };
+        const result = await work(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined); // the original error matters more
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async listen(channel, onNotification) {
+      let handlers = channelHandlers.get(channel);
+      if (!handlers) {
+        handlers = new Set();
+        channelHandlers.set(channel, handlers);
+        await listener.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      }
+      handlers.add(onNotification);
+      return async () => {
+        handlers.delete(onNotification);
+      };
+    },
+    onConnectionLost(handler) {
+      lostHandlers.push(handler);
+    },
+    async close() {
+      closing = true;
+      await listener.end().catch(() => undefined); // already broken connections need no goodbye
+      await pool.end();
+    },
+  };
+}
+
+async function runQuery<Row>(client: pg.Pool | pg.PoolClient, sql: string, params?: unknown[]): Promise<QueryResult<Row>> {
+  const result = await client.query(sql, params as unknown[]);
+  return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+}
+
+/** Drops the password from a connection string so it can be logged. */
+export function describeUrl(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    url.password = '';
+    return `postgres ${url.host}${url.pathname}`;
+  } catch {
+    return 'postgres (connection string not a URL)';
+  }
+}

@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { HttpDependencies } from './dependencies.js';
+import { problemResponses } from './problem.js';
+import { authenticate } from './authenticate.js';
+import { registerHealthRoutes, registerStatusRoute } from './routes/health.js';
+import { registerLoginRoute } from './routes/login.js';
+import { registerStationRoutes } from './routes/stations.js';
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Assembles the Koa application; every route but health and login needs a bearer token. */
+export function createHttpApp(dependencies: HttpDependencies): Koa {
+  const app = new Koa({ proxy: false });
+  const logger = dependencies.logger.child({ component: 'http' });
+
+  app.use(async (context, next) => {
+    const offered = context.get('x-request-id');
+    const requestId = REQUEST_ID_PATTERN.test(offered) ? offered : randomUUID();
+    context.state.requestId = requestId;
+    context.state.log = logger.child({ request_id: requestId });
+    context.set('X-Request-Id', requestId);
+    const started = performance.now();
+    await next();
+    (context.state.log as typeof logger).debug(
+      { method: context.method, path: context.path, status: context.status, duration_ms: Math.round((performance.now() - started) * 10) / 10 },
+      'request handled',
+    );
+  });
+  app.use(problemResponses(logger));
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+
+  const publicRoutes = new Router();
+  registerHealthRoutes(publicRoutes, dependencies);
+  registerLoginRoute(publicRoutes, dependencies);
+  app.use(publicRoutes.routes());
+  app.use(publicRoutes.allowedMethods());
+
+  const protectedRoutes = new Router();
+  protectedRoutes.use(authenticate(dependencies));
+  registerStatusRoute(protectedRoutes, dependencies);
+  registerStationRoutes(protectedRoutes, dependencies);
+  app.use(protectedRoutes.routes());
+  app.use(protectedRoutes.allowedMethods());
+
+  return app;
+}

@@ -1,0 +1,29 @@
+import type { StationRegistry } from '../actors/station-registry.js';
+import type { TokenService } from '../auth/tokens.js';
+import type { Database } from '../db/database.js';
+import type { AdapterLogger } from '../log.js';
+
+/** What the REST layer needs from the rest of the adapter. */
+export interface HttpDependencies {
+  logger: AdapterLogger;
+  stations: StationRegistry;
+  getDatabase: () => Database | null;
+  tokens: TokenService;
+  /** Status of supervised children and protocol servers, for /status and /health. */
+  describeRuntime: () => RuntimeDescription;
+  version: string;
+}
+
+export interface RuntimeDescription {
+  startedAt: Date;
+  supervisor: { status: string; children: Record<string, { status: string; restarts: number; lastError: string | null }> };
+  protocols: Record<string, { listening: boolean; address: string | null; port: number | null; connections: number }>;
+  database: { kind: string; description: string } | null;
+}
+
+/** The authenticated caller, set on `context.state.user` by the authentication middleware. */
+export interface AuthenticatedUser {
+  userId: string;
+  username: string;
+  role: string;
+}

@@ -1,0 +1,53 @@
+import type { Context, Next } from 'koa';
+import { AdapterError, isAdapterError } from '../errors.js';
+import type { AdapterLogger } from '../log.js';
+
+/**
+ * Turns every error into an RFC 9457 problem document. Client mistakes (4xx) are logged at info
+ * and faults at error; the stack never reaches the client.
+ */
+export function problemResponses(logger: AdapterLogger) {
+  return async (context: Context, next: Next) => {
+    try {
+      await next();
+      if (context.status === 404 && context.body === undefined) {
+        throw new AdapterError('ROUTE_NOT_FOUND', `no route for ${context.method} ${context.path}; see GET /api/v1/openapi.json`);
+      }
+    } catch (caught) {
+      const error = normalize(caught);
+      const requestLog = (context.state.log as AdapterLogger | undefined) ?? logger;
+      if (error.status >= 500) {
+        requestLog.error({ err: caught, code: error.code }, 'request failed');
+      } else {
+        requestLog.info({ code: error.code, detail: error.message }, 'request rejected');
+      }
+      context.status = error.status;
+      context.type = 'application/problem+json';
+      context.body = {
+        type: `urn:calejo:error:${error.code.toLowerCase()}`,
+        title: error.code,
+        status: error.status,
+        detail: error.message,
+        instance: context.path,
+        request_id: context.state.requestId,
+        ...error.details,
+      };
+    }
+  };
+}
+
+/** Maps errors thrown by Koa's body parser and others onto the catalog. */
+function normalize(caught: unknown): AdapterError {
+  if (isAdapterError(caught)) return caught;
+  const error = caught as { status?: number; type?: string; message?: string; expose?: boolean };
+  if (error?.status === 413 || error?.type === 'entity.too.large') {
+    return new AdapterError('PAYLOAD_TOO_LARGE', 'request body too large; send at most 64 KiB of JSON', { cause: caught });
+  }
+  if (error?.status === 400 || error?.type === 'entity.parse.failed') {
+    return new AdapterError('MALFORMED_REQUEST', `request body is not valid JSON: ${error.message ?? 'parse error'}`, { cause: caught });
+  }
+  if (error?.status === 415) {
+    return new AdapterError('MALFORMED_REQUEST', 'unsupported content type; send Content-Type: application/json', { cause: caught });
+  }
+  return new AdapterError('INTERNAL', 'internal error; the adapter logged the details with this request id', { cause: caught });
+}

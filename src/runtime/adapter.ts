@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AdapterConfig } from '../config/load.js';
+import type { Database } from '../db/database.js';
+import type { AdapterLogger } from '../log.js';
+import { PACKAGE_ROOT } from '../paths.js';
+import { Supervisor, type SupervisorEscalation } from '../actors/supervisor.js';
+import { StationRegistry } from '../actors/station-registry.js';
+import { RegisterImage } from '../modbus/register-image.js';
+import { TokenService } from '../auth/tokens.js';
+import { readOrCreateSecretFile } from '../auth/local-secret.js';
+import type { SupervisorPolicy } from '../machines/supervisor.js';
+import { databaseChild } from './database-child.js';
+import { stationsChild } from './stations-child.js';
+import { protocolsChild, type ProtocolStatus } from './protocols-child.js';
+import { httpChild } from './http-child.js';
+
+export const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+/**
+ * The whole adapter: the root supervisor with its children database, stations, protocols and
+ * http, started in that order, and the state they share.
+ */
+export class Adapter {
+  readonly stations = new StationRegistry();
+  readonly image = new RegisterImage();
+  readonly supervisor: Supervisor;
+  readonly startedAt = new Date();
+  private database: Database | null = null;
+  private readonly protocolStatus: Record<string, ProtocolStatus> = {};
+  private httpPort: number | null = null;
+
+  constructor(
+    readonly config: AdapterConfig,
+    private readonly logger: AdapterLogger,
+    policy: Partial<SupervisorPolicy> = {},
+  ) {
+    for (const station of config.stations) {
+      this.image.defineStation(station.unit_id, { allowEmergencyStopCoil: station.allow_modbus_emergency_stop });
+    }
+    // The image subscribes before any station starts, so it never misses the stop image.
+    this.stations.subscribe((snapshot) => this.image.setStation(snapshot));
+
+    const getDatabase = () => this.database;
+    const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(join(config.dataDir, 'jwt-secret')).value;
+
+    this.supervisor = new Supervisor({
+      id: 'root',
+      logger,
+      policy,
+      children: [
+        databaseChild({ config, logger, stations: this.stations, setDatabase: (database) => (this.database = database) }),
+        stationsChild({ config, logger, stations: this.stations, getDatabase }),
+        protocolsChild({
+          config,
+          logger,
+          stations: this.stations,
+          image: this.image,
+          setStatus: (name, status) => (this.protocolStatus[name] = status),
+        }),
+        httpChild({
+          config,
+          logger,
+          onListening: (port) => (this.httpPort = port),
+          dependencies: {
+            logger,
+            stations: this.stations,
+            getDatabase,
+            tokens: new TokenService(jwtSecret, config.tokenTtlSeconds),
+            version: VERSION,
+            describeRuntime: () => ({
+              startedAt: this.startedAt,
+              supervisor: this.supervisor.describe(),
+              protocols: { ...this.protocolStatus },
+              database: this.database ? { kind: this.database.kind, description: this.database.description } : null,
+            }),
+          },
+        }),
+      ],
+    });
+  }
+
+  start(): Promise<void> {
+    return this.supervisor.start();
+  }
+
+  stop(): Promise<void> {
+    return this.supervisor.stop();
+  }
+
+  onEscalation(listener: (error: SupervisorEscalation) => void): void {
+    this.supervisor.onEscalation(listener);
+  }
+
+  getDatabase(): Database | null {
+    return this.database;
+  }
+
+  /** Bound ports, useful when the configuration asks for port 0. */
+  get ports(): { http: number | null; modbus: number | null } {
+    return { http: this.httpPort, modbus: this.protocolStatus.modbus?.port ?? null };
+  }
+}

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { mirrorConfiguration } from '../../src/db/mirror-config.js';
+import { readActivePlanValues } from '../../src/station/plan-store.js';
+import { persistStopCommand, readStopState, type CommandOrigin } from '../../src/station/stop-store.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
+
+const STATIONS = parseConfigText(
+  `stations:
+  - id: s1
+    unit_id: 1
+    pumps:
+      - { id: p1, control_variable: speed, unit: Hz, minimum: 0, maximum: 50, max_rate_per_second: 1, failsafe_setpoint: 30 }
+      - { id: p2, control_variable: speed, unit: Hz, minimum: 0, maximum: 50, max_rate_per_second: 1, failsafe_setpoint: 30 }
+`,
+  'test',
+).stations.map((station) => ({ ...station, pumps: station.pumps.map((pump) => ({ ...pump, stop_setpoint: pump.minimum })) }));
+
+const ORIGIN: CommandOrigin = { source: 'rest', actor: 'alice', actorRole: 'operator', sourceAddress: '127.0.0.1', reason: 'test', operator: null };
+
+describe.each(DATABASE_KINDS)('schema on $kind', ({ create }) => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+
+  beforeAll(async () => {
+    testDatabase = await create();
+    database = await testDatabase.open();
+    await migrate(database);
+    await mirrorConfiguration(database, STATIONS);
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await testDatabase?.drop();
+  });
+
+  it('migrations apply once', async () => {
+    expect(await migrate(database)).toEqual([]);
+    const versions = await database.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+    expect(versions.rows.map((row) => row.version)).toEqual([1]);
+  });
+
+  it('plan insert sends NOTIFY with station id', async () => {
+    const received: string[] = [];
+    const unsubscribe = await database.listen('pump_plans_changed', (payload) => received.push(payload));
+    await database.query(
+      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value) VALUES ('s1', 'p1', now(), now() + interval '1 hour', 12)`,
+    );
+    const deadline = Date.now() + 2000;
+    while (received.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    await unsubscribe();
+    expect(received).toContain('s1');
+  });
+
+  it('newest covering plan row wins', async () => {
+    const at = new Date('2030-01-01T12:30:00Z');
+    await database.query(
+      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at) VALUES
+         ('s1', 'p2', '2030-01-01T12:00Z', '2030-01-01T13:00Z', 10, '2029-12-31T00:00Z'),
+         ('s1', 'p2', '2030-01-01T12:00Z', '2030-01-01T13:00Z', 20, '2029-12-31T06:00Z'),
+         ('s1', 'p2', '2030-01-01T11:00Z', '2030-01-01T12:30Z', 99, '2029-12-31T09:00Z')`,
+    );
+    const values = await readActivePlanValues(database, 's1', at);
+    expect(values.get('p2')).toBe(20);
+    const atEnd = await readActivePlanValues(database, 's1', new Date('2030-01-01T13:00:00Z'));
+    expect(atEnd.has('p2')).toBe(false);
+  });
+
+  it('plan rows with bad values are rejected', async () => {
+    await expect(
+      database.query(`INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value) VALUES ('s1', 'p1', now(), now() - interval '1 hour', 1)`),
+    ).rejects.toThrow(/pump_plans_interval_order/);
+    await expect(
+      database.query(`INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value) VALUES ('s1', 'p1', now(), now() + interval '1 hour', 'NaN')`),
+    ).rejects.toThrow(/pump_plans_target_finite/);
+    await expect(
+      database.query(`INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value) VALUES ('s1', 'nope', now(), now() + interval '1 hour', 1)`),
+    ).rejects.toThrow(/foreign key/);
+  });
+
+  it('stop episodes follow stop, clear, resume', async () => {
+    const command = (kind: 'activate' | 'clear' | 'resume') => persistStopCommand(database, { kind, stationId: 's1', origin: ORIGIN, acceptedAt: new Date() });
+
+    expect(await readStopState(database, 's1')).toBe('operational');
+    await command('activate');
+    expect(await readStopState(database, 's1')).toBe('stopped');
+    await command('activate');
+    const episodes = await database.query('SELECT stop_id FROM emergency_stops WHERE station_id = $1', ['s1']);
+    expect(episodes.rowCount).toBe(1);
+    await command('clear');
+    expect(await readStopState(database, 's1')).toBe('held');
+    await command('activate');
+    expect(await readStopState(database, 's1')).toBe('stopped');
+    await command('clear');
+    await command('resume');
+    expect(await readStopState(database, 's1')).toBe('operational');
+
+    const ended = await database.query<{ end_reason: string }>('SELECT end_reason FROM emergency_stops ORDER BY stop_id');
+    expect(ended.rows.map((row) => row.end_reason)).toEqual(['stopped_again', 'resumed']);
+    const audit = await database.query<{ event_type: string }>(`SELECT event_type FROM compliance_audit_log WHERE station_id = 's1' ORDER BY id`);
+    expect(audit.rows.map((row) => row.event_type)).toEqual([
+      'EMERGENCY_STOP_ACTIVATED',
+      'EMERGENCY_STOP_ACTIVATED',
+      'EMERGENCY_STOP_CLEARED',
+      'EMERGENCY_STOP_ACTIVATED',
+      'EMERGENCY_STOP_CLEARED',
+      'EMERGENCY_STOP_RESUMED',
+    ]);
+  });
+
+  it('audit log is append-only', async () => {
+    await expect(database.query(`UPDATE compliance_audit_log SET severity = 'LOW'`)).rejects.toThrow(/append-only/);
+    await expect(database.query('DELETE FROM compliance_audit_log')).rejects.toThrow(/append-only/);
+    await expect(database.query('TRUNCATE compliance_audit_log')).rejects.toThrow(/append-only/);
+  });
+});

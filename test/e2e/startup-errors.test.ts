@@ -1,0 +1,57 @@
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adapterEnvironment, runAdapterToExit } from '../helpers/adapter-process.js';
+
+describe('start-up errors', () => {
+  let folder: string;
+
+  beforeAll(() => {
+    folder = mkdtempSync(join(tmpdir(), 'calejo-start-'));
+    chmodSync(folder, 0o777);
+  });
+
+  afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+  it('bad configuration exits with one line', async () => {
+    const configPath = join(folder, 'bad.yaml');
+    writeFileSync(
+      configPath,
+      `stations:
+  - id: station001
+    unit_id: 1
+    pumps:
+      - { id: pump1, control_variable: speed, unit: Hz, minimum: 60, maximum: 50, max_rate_per_second: 1, failsafe_setpoint: 30 }
+`,
+    );
+    const result = await runAdapterToExit(adapterEnvironment({ CALEJO_CONFIG: configPath, CALEJO_DATA_DIR: join(folder, 'data-bad') }));
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('stations[0].pumps[0].minimum');
+    expect(lines[0]).toContain('lower minimum or raise maximum');
+  });
+
+  it('unknown key exits naming the key', async () => {
+    const configPath = join(folder, 'unknown.yaml');
+    writeFileSync(configPath, 'modbus:\n  prot: 502\nstations: []\n');
+    const result = await runAdapterToExit(adapterEnvironment({ CALEJO_CONFIG: configPath }));
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('modbus: unknown key "prot"');
+  });
+
+  it('non-root start on port 502 exits with the fix', async () => {
+    if (process.getuid?.() !== 0) {
+      throw new Error('this test switches to the nobody user and must run as root, as CI does');
+    }
+    const dataDir = join(folder, 'data-nobody');
+    const result = await runAdapterToExit(adapterEnvironment({ MODBUS_PORT: '502', CALEJO_DATA_DIR: dataDir, HOME: folder }), { uid: 65534, gid: 65534 });
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('502');
+    expect(lines[0]).toContain('set MODBUS_PORT');
+  });
+});
