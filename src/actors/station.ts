@@ -18,7 +18,7 @@ export interface StationActorDependencies {
   getDatabase: () => Database | null;
   logger: AdapterLogger;
   now?: () => Date;
-  /** How long a command waits for its database commit before answering "pending". */
+  /** How long a command waits for its database commit before its result reports "pending". */
   persistTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   rampIntervalMs?: number;
@@ -224,8 +224,8 @@ export class StationActor {
       this.planValues = await readActivePlanValues(database, this.stationId, this.dependencies.now());
       this.setDatabaseUnreachable(false);
     } catch (error) {
-      // TODO: switch pumps to failsafe after a grace period without the database; until then the
-      // last plan values stay published and only status bit 4 shows the outage.
+      // TODO: switch pumps to failsafe after a grace period without the database. Until then the
+      // last plan values stay published, and only status bit 4 shows the outage.
       this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values');
       this.setDatabaseUnreachable(true);
     }

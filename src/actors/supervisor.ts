@@ -1,5 +1,5 @@
 import { createActor, type Actor } from 'xstate';
-import { isAdapterError } from '../errors.js';
+import { isAdapterError, type ErrorCode } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
 import { supervisorMachine, type ChildRecord, type SupervisorPolicy } from '../machines/supervisor.js';
 
@@ -28,9 +28,11 @@ export const DEFAULT_POLICY: SupervisorPolicy = {
   backoffMaxMs: 15_000,
 };
 
-/** Errors that a restart cannot fix; the supervisor escalates them at once instead of retrying. */
+/** Error codes that a restart cannot fix; the supervisor escalates them at once instead of retrying. */
+const PERMANENT_ERRORS: ReadonlySet<ErrorCode> = new Set(['LISTEN_FAILED', 'DATA_DIR_LOCKED', 'CONFIG_INVALID', 'MIGRATION_FAILED']);
+
 function isPermanent(error: unknown): boolean {
-  return isAdapterError(error, 'LISTEN_FAILED') || isAdapterError(error, 'CONFIG_INVALID') || isAdapterError(error, 'MIGRATION_FAILED');
+  return isAdapterError(error) && PERMANENT_ERRORS.has(error.code);
 }
 
 export class SupervisorEscalation extends Error {

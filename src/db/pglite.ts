@@ -2,16 +2,24 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { Database, Queryable } from './database.js';
+import { lockDataDir } from './data-dir-lock.js';
 
 /**
  * Opens the embedded database in `<dataDir>/pglite`. PGlite is a single connection inside this
  * process, so it needs no pool and never loses its connection.
- * NOTE: two adapter processes on one data directory would corrupt it; PGlite takes no file lock.
+ * The data directory is locked for this process, because PGlite takes no file lock of its own.
  */
 export async function openPglite(dataDir: string): Promise<Database> {
   const directory = join(dataDir, 'pglite');
   mkdirSync(directory, { recursive: true });
-  const database = await PGlite.create(directory);
+  const unlock = lockDataDir(dataDir);
+  let database: PGlite;
+  try {
+    database = await PGlite.create(directory);
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 
   const wrap = (target: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<Row>(sql: string, params?: unknown[]) {
@@ -38,6 +46,12 @@ export async function openPglite(dataDir: string): Promise<Database> {
     onConnectionLost() {
       // An in-process database has no connection to lose.
     },
-    close: () => database.close(),
+    async close() {
+      try {
+        await database.close();
+      } finally {
+        unlock();
+      }
+    },
   };
 }

@@ -38,7 +38,10 @@ export function selectSource(planValue: number | null, limits: PumpLimits): Sour
   if (planValue === null || !Number.isFinite(planValue)) {
     return { value: limits.failsafeSetpoint, mode: 'failsafe' };
   }
-  return { value: limits.onOff ? (planValue >= 0.5 ? 1 : 0) : planValue, mode: 'plan' };
+  if (limits.onOff) {
+    return { value: planValue >= 0.5 ? 1 : 0, mode: 'plan' };
+  }
+  return { value: planValue, mode: 'plan' };
 }
 
 export function clampToLimits(value: number, limits: PumpLimits): { value: number; clamped: boolean } {
@@ -66,7 +69,7 @@ export interface PumpOutputInput {
 export interface PumpOutput {
   setpoint: number;
   mode: PumpMode;
-  /** The value the plan (or failsafe) asks for after clamping, before stop and ramp. */
+  /** Plan (or failsafe) value after clamping, before the stop setpoint and the ramp apply. */
   targetSetpoint: number;
   clamped: boolean;
   failsafe: boolean;
@@ -94,7 +97,7 @@ export function computePumpOutput(input: PumpOutputInput): PumpOutput {
 }
 
 /**
- * The last line of defence: whatever the steps above computed, the published value lies within
+ * Forces a value into the pump's limits as the last line of defence: whatever the steps above computed, the published value lies within
  * the pump's limits, and a non-finite value becomes the stop setpoint.
  */
 function guardLimits(value: number, limits: PumpLimits): number {
