@@ -5,7 +5,7 @@ import type { AdapterLogger } from '../log.js';
 import { emergencyStopMachine, type EmergencyStopState } from '../machines/emergency-stop.js';
 import type { AdapterConfig } from '../config/load.js';
 import { computePumpOutput, type PumpLimits, type PumpMode } from '../station/pipeline.js';
-import { readActivePlanValues } from '../station/plan-store.js';
+import { readActivePlanValues, readLastPlanWrite } from '../station/plan-store.js';
 import type { StationSnapshot } from '../station/snapshot.js';
 import { readStopState, type CommandOrigin, type StopCommandKind } from '../station/stop-store.js';
 import { PersistenceQueue } from '../station/persistence-queue.js';
@@ -22,7 +22,14 @@ export interface StationActorDependencies {
   persistTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   rampIntervalMs?: number;
+  /** Time without a successful database read before every pump goes to failsafe. Default 30 s. */
+  databaseGraceMs?: number;
+  /** Age of the newest plan row before the pumps go to failsafe; 0 turns the check off. */
+  planStalenessMs?: number;
 }
+
+/** Why the watchdog holds the pumps at their failsafe setpoints. */
+export type WatchdogReason = 'database_unreachable' | 'plan_stale';
 
 export interface CommandResult {
   stationId: string;
@@ -64,6 +71,9 @@ export class StationActor {
   private planValues = new Map<string, number>();
   private heartbeat = 0;
   private databaseUnreachable = false;
+  private lastDatabaseContactMs: number;
+  private lastPlanWriteMs: number | null = null;
+  private watchdog: WatchdogReason | null = null;
   private lastComputedAt: number;
   private snapshot: StationSnapshot;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -84,6 +94,8 @@ export class StationActor {
       persistTimeoutMs: dependencies.persistTimeoutMs ?? 3000,
       heartbeatIntervalMs: dependencies.heartbeatIntervalMs ?? 1000,
       rampIntervalMs: dependencies.rampIntervalMs ?? 100,
+      databaseGraceMs: dependencies.databaseGraceMs ?? 30_000,
+      planStalenessMs: dependencies.planStalenessMs ?? 0,
     };
     this.pumps = config.pumps.map((pump) => ({
       pumpId: pump.id,
@@ -110,6 +122,7 @@ export class StationActor {
 
     this.machine = createActor(emergencyStopMachine);
     this.lastComputedAt = this.dependencies.now().getTime();
+    this.lastDatabaseContactMs = this.lastComputedAt;
     this.snapshot = this.buildSnapshot();
     this.machine.subscribe((machineSnapshot) => this.onStateChanged(machineSnapshot.value as EmergencyStopState));
   }
@@ -222,11 +235,11 @@ export class StationActor {
     }
     try {
       this.planValues = await readActivePlanValues(database, this.stationId, this.dependencies.now());
+      this.lastPlanWriteMs = (await readLastPlanWrite(database, this.stationId))?.getTime() ?? null;
+      this.lastDatabaseContactMs = this.dependencies.now().getTime();
       this.setDatabaseUnreachable(false);
     } catch (error) {
-      // TODO: switch pumps to failsafe after a grace period without the database. Until then the
-      // last plan values stay published, and only status bit 4 shows the outage.
-      this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values');
+      this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
       this.setDatabaseUnreachable(true);
     }
     this.recompute();
@@ -266,7 +279,44 @@ export class StationActor {
   private onHeartbeat(): void {
     this.heartbeat = (this.heartbeat + 1) % 65536;
     if (this.state !== 'restoring') void this.refreshPlans();
-    this.publish();
+    this.recompute();
+  }
+
+  /**
+   * Decides whether the pumps must leave the plan for their failsafe setpoints: the database has
+   * been unreachable longer than the grace period, or the optimizer's newest row is too old.
+   */
+  private evaluateWatchdog(nowMs: number): WatchdogReason | null {
+    if (this.databaseUnreachable && nowMs - this.lastDatabaseContactMs > this.dependencies.databaseGraceMs) {
+      return 'database_unreachable';
+    }
+    const stalenessMs = this.dependencies.planStalenessMs;
+    if (stalenessMs > 0 && this.lastPlanWriteMs !== null && nowMs - this.lastPlanWriteMs > stalenessMs) {
+      return 'plan_stale';
+    }
+    return null;
+  }
+
+  private setWatchdog(next: WatchdogReason | null): void {
+    if (next === this.watchdog) return;
+    const previous = this.watchdog;
+    this.watchdog = next;
+    if (next) {
+      this.logger.error({ reason: next }, `watchdog: pumps switched to failsafe setpoints (${next})`);
+    } else {
+      this.logger.info({ previous_reason: previous }, 'watchdog: cause cleared, pumps return to the plan');
+    }
+    // Audited once per episode, when it starts and when it ends, not on every tick.
+    // TODO: queue the row like stop commands; during a database outage FAILSAFE_ACTIVATED is lost.
+    const database = this.dependencies.getDatabase();
+    if (!database) return;
+    writeAuditEvent(database, {
+      eventType: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
+      severity: next ? 'HIGH' : 'MEDIUM',
+      source: 'system',
+      stationId: this.stationId,
+      details: { reason: next ?? previous },
+    }).catch((error: unknown) => this.logger.error({ err: error }, 'writing the failsafe audit row failed; the database is likely down'));
   }
 
   /** Runs every pump through the pipeline and publishes; ends recovery once every ramp is done. */
@@ -275,11 +325,12 @@ export class StationActor {
     const nowMs = this.dependencies.now().getTime();
     const elapsedSeconds = Math.max(0, (nowMs - this.lastComputedAt) / 1000);
     this.lastComputedAt = nowMs;
+    this.setWatchdog(this.evaluateWatchdog(nowMs));
 
     let ramping = false;
     for (const pump of this.pumps) {
       const output = computePumpOutput({
-        planValue: this.planValues.get(pump.pumpId) ?? null,
+        planValue: this.watchdog ? null : (this.planValues.get(pump.pumpId) ?? null),
         stopState: state,
         limits: pump.limits,
         previousSetpoint: pump.setpoint,
@@ -327,7 +378,7 @@ export class StationActor {
       emergencyStopActive: state === 'stopped' || state === 'restoring',
       recovering: state === 'recovering',
       failsafeActive: this.pumps.some((pump) => pump.mode === 'failsafe'),
-      planStale: this.pumps.some((pump) => !this.planValues.has(pump.pumpId)),
+      planStale: this.watchdog === 'plan_stale' || this.pumps.some((pump) => !this.planValues.has(pump.pumpId)),
       databaseUnreachable: this.databaseUnreachable,
       heartbeat: this.heartbeat,
       persistencePending: this.queue.pendingCount > 0,

@@ -26,6 +26,9 @@ export interface AdapterConfig {
   certsDir: string;
   logDir: string | undefined;
   tokenTtlSeconds: number;
+  databaseGraceSeconds: number;
+  /** 0 when the plan staleness check is off. */
+  planStalenessSeconds: number;
   seedDemoPlans: boolean;
   stations: Array<Omit<StationConfig, 'pumps'> & { pumps: PumpConfig[] }>;
 }
@@ -57,6 +60,8 @@ export function loadConfig(environment: Environment = process.env): AdapterConfi
     certsDir: resolve(nonEmpty(environment.CERTS_DIR) ?? './certs'),
     logDir: nonEmpty(environment.LOG_DIR),
     tokenTtlSeconds: file.security.token_ttl_seconds,
+    databaseGraceSeconds: file.watchdog.database_grace_seconds,
+    planStalenessSeconds: file.watchdog.plan_staleness_seconds,
     seedDemoPlans: file.demo.seed_plans,
     stations: file.stations.map((station) => ({
       ...station,

@@ -90,6 +90,18 @@ export const configFileSchema = z
       })
       .strict()
       .default({ token_ttl_seconds: 3600 }),
+    watchdog: z
+      .object({
+        /** Seconds without a successful database read before every pump goes to its failsafe setpoint. */
+        database_grace_seconds: z.number().positive().max(86_400).default(30),
+        /**
+         * Seconds since the optimizer's newest plan row for a station before its pumps go to their
+         * failsafe setpoints; 0 turns the check off.
+         */
+        plan_staleness_seconds: z.number().min(0).max(30 * 86_400).default(7200),
+      })
+      .strict()
+      .default({ database_grace_seconds: 30, plan_staleness_seconds: 7200 }),
     demo: z
       .object({
         /** Seed a 24-hour plan for today when no plan row covers a pump. */

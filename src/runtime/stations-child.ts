@@ -19,7 +19,13 @@ export function stationsChild(options: {
     id: 'stations',
     async start(): Promise<ChildHandle> {
       const actors = options.config.stations.map(
-        (station) => new StationActor(station, { getDatabase: options.getDatabase, logger: options.logger }),
+        (station) =>
+          new StationActor(station, {
+            getDatabase: options.getDatabase,
+            logger: options.logger,
+            databaseGraceMs: options.config.databaseGraceSeconds * 1000,
+            planStalenessMs: options.config.planStalenessSeconds * 1000,
+          }),
       );
       for (const actor of actors) {
         actor.start();

@@ -11,3 +11,12 @@ export async function readActivePlanValues(database: Queryable, stationId: strin
   );
   return new Map(result.rows.map((row) => [row.pump_id, Number(row.target_value)]));
 }
+
+/** When the optimizer last wrote a plan row for the station, or null if it never did. */
+export async function readLastPlanWrite(database: Queryable, stationId: string): Promise<Date | null> {
+  const result = await database.query<{ last_written: Date | null }>(
+    'SELECT max(created_at) AS last_written FROM pump_plans WHERE station_id = $1',
+    [stationId],
+  );
+  return result.rows[0]?.last_written ?? null;
+}

@@ -1,0 +1,48 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP forwarder on 127.0.0.1 that a test can cut, to make a real server (PostgreSQL) unreachable
+ * without stopping it: `cut()` drops every connection and refuses new ones until `restore()`.
+ */
+export class TcpProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private listening = false;
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  async start(port = 0): Promise<number> {
+    this.server = createServer((client) => {
+      const upstream = connect(this.targetPort, this.targetHost);
+      for (const socket of [client, upstream]) {
+        this.sockets.add(socket);
+        socket.on('close', () => this.sockets.delete(socket));
+        socket.on('error', () => socket.destroy());
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : port;
+    this.listening = true;
+    return this.port;
+  }
+
+  async cut(): Promise<void> {
+    if (!this.listening) return;
+    this.listening = false;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  async restore(): Promise<void> {
+    await this.start(this.port);
+  }
+}

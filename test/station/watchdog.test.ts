@@ -1,0 +1,165 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { StationActor } from '../../src/actors/station.js';
+import { parseConfigText } from '../../src/config/load.js';
+import type { Database } from '../../src/db/database.js';
+import { openPostgres } from '../../src/db/postgres.js';
+import { migrate } from '../../src/db/migrate.js';
+import { mirrorConfiguration } from '../../src/db/mirror-config.js';
+import { createLogger } from '../../src/log.js';
+import type { StationSnapshot } from '../../src/station/snapshot.js';
+import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+
+const STATIONS = parseConfigText(
+  `stations:
+  - id: s1
+    unit_id: 1
+    pumps:
+      - { id: p1, control_variable: speed, unit: Hz, minimum: 0, maximum: 50, max_rate_per_second: 1000, failsafe_setpoint: 22 }
+`,
+  'test',
+).stations.map((station) => ({ ...station, pumps: station.pumps.map((pump) => ({ ...pump, stop_setpoint: pump.minimum })) }));
+
+async function waitForSnapshot(actor: StationActor, accept: (snapshot: StationSnapshot) => boolean, timeoutMs: number): Promise<StationSnapshot> {
+  const deadline = Date.now() + timeoutMs;
+  while (!accept(actor.getSnapshot())) {
+    if (Date.now() > deadline) throw new Error(`snapshot condition not met within ${timeoutMs} ms: ${JSON.stringify(actor.getSnapshot())}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return actor.getSnapshot();
+}
+
+describe('watchdog with a real PostgreSQL outage', () => {
+  let testDatabase: TestDatabase;
+  let direct: Database;
+  let proxied: Database;
+  let proxy: TcpProxy;
+  let actor: StationActor;
+
+  beforeAll(async () => {
+    testDatabase = await createPostgresDatabase();
+    direct = await testDatabase.open();
+    await migrate(direct);
+    await mirrorConfiguration(direct, STATIONS);
+    await direct.query(
+      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value) VALUES ('s1', 'p1', now() - interval '1 hour', now() + interval '1 hour', 40)`,
+    );
+
+    const target = new URL(testDatabase.url!);
+    proxy = new TcpProxy(target.hostname, Number(target.port || 5432));
+    const port = await proxy.start();
+    const viaProxy = new URL(testDatabase.url!);
+    viaProxy.port = String(port);
+    proxied = await openPostgres(viaProxy.toString());
+
+    actor = new StationActor(STATIONS[0]!, {
+      getDatabase: () => proxied,
+      logger: createLogger({ level: 'silent' }),
+      heartbeatIntervalMs: 50,
+      databaseGraceMs: 400,
+    });
+    actor.start();
+    await actor.restore();
+  });
+
+  afterAll(async () => {
+    await actor?.stop(500);
+    await proxied?.close().catch(() => undefined);
+    await direct?.close();
+    await testDatabase?.drop();
+  });
+
+  it('goes to failsafe after the grace period and back', async () => {
+    expect(actor.getSnapshot().pumps[0]).toMatchObject({ setpoint: 40, mode: 'plan' });
+
+    const cutAt = Date.now();
+    await proxy.cut();
+    const unreachable = await waitForSnapshot(actor, (snapshot) => snapshot.databaseUnreachable, 2000);
+    expect(unreachable.pumps[0]!.mode).toBe('plan');
+
+    const failsafe = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'failsafe', 5000);
+    expect(Date.now() - cutAt).toBeGreaterThanOrEqual(400);
+    expect(failsafe.pumps[0]!.setpoint).toBe(22);
+    expect(failsafe.failsafeActive).toBe(true);
+    expect(failsafe.databaseUnreachable).toBe(true);
+
+    await proxy.restore();
+    const recovered = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan', 10_000);
+    expect(recovered.pumps[0]!.setpoint).toBe(40);
+    expect(recovered.failsafeActive).toBe(false);
+    expect(recovered.databaseUnreachable).toBe(false);
+
+    const audit = await direct.query<{ event_type: string }>(
+      `SELECT event_type FROM compliance_audit_log WHERE station_id = 's1' AND event_type LIKE 'FAILSAFE_%' ORDER BY id`,
+    );
+    expect(audit.rows.map((row) => row.event_type)).toContain('FAILSAFE_CLEARED');
+  });
+
+  it('a stop during the outage holds and persists later', async () => {
+    await proxy.cut();
+    await waitForSnapshot(actor, (snapshot) => snapshot.databaseUnreachable, 2000);
+
+    const result = await Promise.race([
+      actor.activateEmergencyStop({ source: 'rest', actor: 'alice', actorRole: 'operator', sourceAddress: null, reason: 'outage test', operator: null }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('stop did not answer within 5 s')), 5000)),
+    ]);
+    expect(actor.getSnapshot().emergencyStopActive).toBe(true);
+    expect(actor.getSnapshot().pumps[0]!.setpoint).toBe(0);
+    expect(result.persisted).toBe(false);
+
+    await proxy.restore();
+    const deadline = Date.now() + 10_000;
+    let stored = 0;
+    while (stored === 0 && Date.now() < deadline) {
+      stored = (await direct.query(`SELECT 1 FROM emergency_stops WHERE station_id = 's1' AND ended_at IS NULL`)).rowCount;
+      if (stored === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(stored).toBe(1);
+    expect(actor.getSnapshot().emergencyStopActive).toBe(true);
+  });
+});
+
+describe('watchdog for stale plans', () => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+  let actor: StationActor;
+
+  beforeAll(async () => {
+    testDatabase = await createPostgresDatabase();
+    database = await testDatabase.open();
+    await migrate(database);
+    await mirrorConfiguration(database, STATIONS);
+    // The row covers now, but the optimizer wrote it an hour ago.
+    await database.query(
+      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at)
+       VALUES ('s1', 'p1', now() - interval '1 hour', now() + interval '1 hour', 40, now() - interval '1 hour')`,
+    );
+    actor = new StationActor(STATIONS[0]!, {
+      getDatabase: () => database,
+      logger: createLogger({ level: 'silent' }),
+      heartbeatIntervalMs: 50,
+      planStalenessMs: 30 * 60 * 1000,
+    });
+    actor.start();
+    await actor.restore();
+  });
+
+  afterAll(async () => {
+    await actor?.stop(500);
+    await database?.close();
+    await testDatabase?.drop();
+  });
+
+  it('old plan gives failsafe until a new row', async () => {
+    const stale = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'failsafe', 2000);
+    expect(stale.pumps[0]!.setpoint).toBe(22);
+    expect(stale.planStale).toBe(true);
+
+    await database.query(
+      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value) VALUES ('s1', 'p1', now() - interval '1 minute', now() + interval '1 hour', 35)`,
+    );
+    const fresh = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan', 2000);
+    expect(fresh.pumps[0]!.setpoint).toBe(35);
+    expect(fresh.planStale).toBe(false);
+  });
+});
