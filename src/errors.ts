@@ -17,7 +17,9 @@ export const ERROR_CODES = {
   STATION_NOT_FOUND: { status: 404 },
   ROUTE_NOT_FOUND: { status: 404 },
   INVALID_STATE_TRANSITION: { status: 409 },
+  METHOD_NOT_ALLOWED: { status: 405 },
   PAYLOAD_TOO_LARGE: { status: 413 },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415 },
   INTERNAL: { status: 500 },
 } as const;
 

@@ -19,6 +19,12 @@ export interface ChildSpec {
   start(): Promise<ChildHandle>;
   /** How long `stop` may take before the supervisor stops waiting for it, in ms. Default 5000. */
   shutdownTimeoutMs?: number;
+  /**
+   * When true, failures after the child's first successful start never count toward escalation:
+   * it is restarted with backoff for as long as it takes. For the database, whose outage the
+   * stations already handle (failsafe, queued stop writes), so that SCADA keeps being served.
+   */
+  restartWithoutLimit?: boolean;
 }
 
 export const DEFAULT_POLICY: SupervisorPolicy = {
@@ -62,6 +68,7 @@ export class Supervisor {
   private readonly escalationListeners = new Set<(error: SupervisorEscalation) => void>();
   /** Callers of `start` waiting for a child's first successful start. */
   private readonly startWaiters = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
+  private readonly everStarted = new Set<string>();
   private stopping = false;
   private escalation: SupervisorEscalation | undefined;
 
@@ -170,6 +177,7 @@ export class Supervisor {
       void this.stopHandle(spec, handle);
       this.reportFailure(childId, error);
     });
+    this.everStarted.add(childId);
     this.machine.send({ type: 'CHILD_STARTED', childId, at: Date.now() });
     this.logger.info({ child: childId, generation }, `child ${childId} running`);
     this.startWaiters.get(childId)?.resolve();
@@ -179,7 +187,9 @@ export class Supervisor {
   private reportFailure(childId: string, error: unknown): void {
     if (this.stopping || this.machine.getSnapshot().status !== 'active') return;
     const reason = error instanceof Error ? error.message : String(error);
-    this.machine.send({ type: 'CHILD_FAILED', childId, reason, at: Date.now(), permanent: isPermanent(error) });
+    const spec = this.specs.find((candidate) => candidate.id === childId);
+    const withoutLimit = spec?.restartWithoutLimit === true && this.everStarted.has(childId);
+    this.machine.send({ type: 'CHILD_FAILED', childId, reason, at: Date.now(), permanent: isPermanent(error), withoutLimit });
   }
 
   private async stopHandle(spec: ChildSpec, handle: ChildHandle): Promise<void> {

@@ -36,7 +36,7 @@ export class TokenService {
   /** Verifies signature, issuer, audience and expiry; throws AUTHENTICATION_REQUIRED otherwise. */
   async verify(token: string): Promise<TokenClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] });
       if (typeof payload.sub !== 'string' || typeof payload.role !== 'string') {
         throw new AdapterError('AUTHENTICATION_REQUIRED', 'token has no subject or role; log in again');
       }

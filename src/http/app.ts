@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { HttpDependencies } from './dependencies.js';
 import { problemResponses } from './problem.js';
+import { AdapterError } from '../errors.js';
 import { authenticate } from './authenticate.js';
 import { registerHealthRoutes, registerStatusRoute } from './routes/health.js';
 import { registerLoginRoute } from './routes/login.js';
@@ -30,20 +31,27 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
     );
   });
   app.use(problemResponses(logger));
+  app.use(async (context, next) => {
+    // A body in another format would be ignored silently, losing the reason of a stop.
+    if (context.request.length && !context.is('application/json')) {
+      throw new AdapterError('UNSUPPORTED_MEDIA_TYPE', `unsupported content type "${context.get('content-type')}"; send Content-Type: application/json`);
+    }
+    await next();
+  });
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
 
   const publicRoutes = new Router();
   registerHealthRoutes(publicRoutes, dependencies);
   registerLoginRoute(publicRoutes, dependencies);
   app.use(publicRoutes.routes());
-  app.use(publicRoutes.allowedMethods());
+  app.use(publicRoutes.allowedMethods({ throw: true }));
 
   const protectedRoutes = new Router();
   protectedRoutes.use(authenticate(dependencies));
   registerStatusRoute(protectedRoutes, dependencies);
   registerStationRoutes(protectedRoutes, dependencies);
   app.use(protectedRoutes.routes());
-  app.use(protectedRoutes.allowedMethods());
+  app.use(protectedRoutes.allowedMethods({ throw: true }));
 
   return app;
 }

@@ -11,7 +11,7 @@ export function problemResponses(logger: AdapterLogger) {
     try {
       await next();
       if (context.status === 404 && context.body === undefined) {
-        throw new AdapterError('ROUTE_NOT_FOUND', `no route for ${context.method} ${context.path}; see GET /api/v1/openapi.json`);
+        throw new AdapterError('ROUTE_NOT_FOUND', `no route for ${context.method} ${context.path}; the README lists the endpoints`);
       }
     } catch (caught) {
       const error = normalize(caught);
@@ -45,6 +45,9 @@ function normalize(caught: unknown): AdapterError {
   }
   if (error?.status === 400 || error?.type === 'entity.parse.failed') {
     return new AdapterError('MALFORMED_REQUEST', `request body is not valid JSON: ${error.message ?? 'parse error'}`, { cause: caught });
+  }
+  if (error?.status === 405 || error?.status === 501) {
+    return new AdapterError('METHOD_NOT_ALLOWED', `method not allowed on this path: ${error.message ?? ''}`, { cause: caught });
   }
   if (error?.status === 415) {
     return new AdapterError('MALFORMED_REQUEST', 'unsupported content type; send Content-Type: application/json', { cause: caught });

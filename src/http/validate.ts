@@ -1,5 +1,10 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { AdapterError } from '../errors.js';
+
+/** A request string: PostgreSQL text cannot contain NUL, so it is rejected here, not at the write. */
+export function requestText(maxLength: number) {
+  return z.string().max(maxLength).refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
+}
 
 /** Parses a request body with a zod schema; the error names the first invalid field. */
 export function parseBody<Schema extends z.ZodType>(schema: Schema, body: unknown): z.infer<Schema> {

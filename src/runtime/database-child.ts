@@ -1,6 +1,7 @@
 import type { AdapterConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
-import { openPostgres } from '../db/postgres.js';
+import { describeUrl, openPostgres } from '../db/postgres.js';
+import { AdapterError } from '../errors.js';
 import { openPglite } from '../db/pglite.js';
 import { migrate } from '../db/migrate.js';
 import { mirrorConfiguration } from '../db/mirror-config.js';
@@ -11,6 +12,19 @@ import type { ChildHandle, ChildSpec } from '../actors/supervisor.js';
 import type { StationRegistry } from '../actors/station-registry.js';
 
 export const PLAN_CHANNEL = 'pump_plans_changed';
+
+async function open(config: AdapterConfig): Promise<Database> {
+  if (!config.databaseUrl) return openPglite(config.dataDir);
+  try {
+    return await openPostgres(config.databaseUrl);
+  } catch (error) {
+    throw new AdapterError(
+      'DATABASE_UNAVAILABLE',
+      `cannot connect to PostgreSQL at ${describeUrl(config.databaseUrl)} (DATABASE_URL): ${(error as Error).message}; check that the server runs and DATABASE_URL is right`,
+      { cause: error },
+    );
+  }
+}
 
 /**
  * The database child: connects (PostgreSQL when DATABASE_URL is set, embedded PGlite otherwise),
@@ -28,8 +42,9 @@ export function databaseChild(options: {
 
   return {
     id: 'database',
+    restartWithoutLimit: true,
     async start(): Promise<ChildHandle> {
-      const database = config.databaseUrl ? await openPostgres(config.databaseUrl) : await openPglite(config.dataDir);
+      const database = await open(config);
       try {
         const applied = await migrate(database);
         logger.info({ database: database.description, migrations_applied: applied }, 'database connected and migrated');

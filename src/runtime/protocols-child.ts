@@ -32,10 +32,12 @@ export function protocolsChild(options: {
         host: config.bindAddress,
         port: config.modbusPort,
         logger,
-        onEmergencyStopCoil: async ({ unitId, remoteAddress }) => {
+        onEmergencyStopCoil: ({ unitId, remoteAddress }) => {
           const actor = stations.all().find((candidate) => candidate.unitId === unitId);
           if (!actor) return;
-          await actor.activateEmergencyStop({
+          // The stop is in the register image when this call returns; the echo does not wait for
+          // the database commit, which the persistence queue retries on its own.
+          void actor.activateEmergencyStop({
             source: 'modbus',
             actor: null,
             actorRole: null,

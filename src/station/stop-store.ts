@@ -22,6 +22,12 @@ export interface StopCommandRecord {
   acceptedAt: Date;
 }
 
+/** PostgreSQL text cannot hold NUL; a stop must never fail to persist because of its free text. */
+function withoutNul(origin: CommandOrigin): CommandOrigin {
+  const clean = (value: string | null) => (value === null ? null : value.replaceAll('\u0000', '\uFFFD'));
+  return { ...origin, actor: clean(origin.actor), reason: clean(origin.reason), operator: clean(origin.operator), sourceAddress: clean(origin.sourceAddress) };
+}
+
 /** Reads the station's open emergency-stop episode; no open episode means operational. */
 export async function readStopState(database: Database, stationId: string): Promise<PersistedStopState> {
   const result = await database.query<{ cleared_at: Date | null }>(
@@ -39,7 +45,8 @@ export async function readStopState(database: Database, stationId: string): Prom
  * machine was in when the command arrived.
  */
 export async function persistStopCommand(database: Database, command: StopCommandRecord): Promise<void> {
-  const { stationId, origin, acceptedAt } = command;
+  const { stationId, acceptedAt } = command;
+  const origin = withoutNul(command.origin);
   const actorName = origin.actor ?? origin.operator;
   const details = { reason: origin.reason, operator: origin.operator };
 

@@ -145,6 +145,31 @@ describe('emergency stop on the embedded database', () => {
     expect(resume.status).toBe(409);
   });
 
+  it('rejects non-JSON bodies, NUL text and wrong methods', async () => {
+    const token = await login(adapter!.baseUrl);
+    const plain = await fetch(`${adapter!.baseUrl}/api/v1/pump-stations/station001/emergency-stop`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' },
+      body: '{"reason":"x"}',
+    });
+    expect(plain.status).toBe(415);
+    expect(plain.headers.get('content-type')).toContain('application/problem+json');
+
+    const nul = await call(adapter!.baseUrl, token, 'POST', '/api/v1/pump-stations/station001/emergency-stop', { reason: 'a \u0000 b' });
+    expect(nul.status).toBe(400);
+    expect(String(nul.body.detail)).toContain('reason');
+
+    const nulLogin = await call(adapter!.baseUrl, null, 'POST', '/api/v1/auth/login', { username: 'ad\u0000min', password: 'x' });
+    expect(nulLogin.status).toBe(400);
+
+    const put = await call(adapter!.baseUrl, token, 'PUT', '/api/v1/pump-stations/station001/emergency-stop');
+    expect(put.status).toBe(405);
+    expect(put.headers.get('content-type')).toContain('application/problem+json');
+
+    const status = await call(adapter!.baseUrl, token, 'GET', '/api/v1/pump-stations/station001/emergency-stop-status');
+    expect(status.body.active).toBe(false);
+  });
+
   it('requires a bearer token except for health', async () => {
     const health = await call(adapter!.baseUrl, null, 'GET', '/api/v1/health');
     expect(health.status).toBe(200);

@@ -89,8 +89,9 @@ CREATE TABLE users (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Append-only: the triggers below reject UPDATE, DELETE and TRUNCATE for every role, including
--- the table owner. Only a superuser who drops the triggers can alter history.
+-- Append-only: the triggers below reject UPDATE, DELETE and TRUNCATE. The table owner or a
+-- superuser can still disable the triggers, so production should run the adapter as a role with
+-- only INSERT and SELECT on this table.
 CREATE TABLE compliance_audit_log (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   timestamp timestamptz NOT NULL DEFAULT clock_timestamp(),

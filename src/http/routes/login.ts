@@ -4,12 +4,12 @@ import { AdapterError } from '../../errors.js';
 import { verifyPassword } from '../../auth/passwords.js';
 import { writeAuditEvent } from '../../audit/audit-log.js';
 import type { HttpDependencies } from '../dependencies.js';
-import { parseBody } from '../validate.js';
+import { parseBody, requestText } from '../validate.js';
 
 const loginSchema = z
   .object({
-    username: z.string().min(1).max(128),
-    password: z.string().min(1).max(1024),
+    username: requestText(128).pipe(z.string().min(1)),
+    password: requestText(1024).pipe(z.string().min(1)),
   })
   .strict();
 

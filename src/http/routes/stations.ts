@@ -7,12 +7,12 @@ import type { StationSnapshot } from '../../station/snapshot.js';
 import type { CommandOrigin } from '../../station/stop-store.js';
 import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
 import { requirePermission } from '../authenticate.js';
-import { parseBody } from '../validate.js';
+import { parseBody, requestText } from '../validate.js';
 
 const commandSchema = z
   .object({
-    reason: z.string().max(500).optional(),
-    operator: z.string().max(128).optional(),
+    reason: requestText(500).optional(),
+    operator: requestText(128).optional(),
   })
   .strict();
 
