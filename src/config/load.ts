@@ -63,11 +63,16 @@ export function loadConfig(environment: Environment = process.env): AdapterConfi
     databaseGraceSeconds: file.watchdog.database_grace_seconds,
     planStalenessSeconds: file.watchdog.plan_staleness_seconds,
     seedDemoPlans: file.demo.seed_plans,
-    stations: file.stations.map((station) => ({
-      ...station,
-      pumps: station.pumps.map((pump) => ({ ...pump, stop_setpoint: pump.stop_setpoint ?? pump.minimum })),
-    })),
+    stations: applyStationDefaults(file.stations),
   };
+}
+
+/** Fills in each pump's defaults that depend on other keys: stop_setpoint defaults to minimum. */
+export function applyStationDefaults(stations: ConfigFile['stations']): AdapterConfig['stations'] {
+  return stations.map((station) => ({
+    ...station,
+    pumps: station.pumps.map((pump) => ({ ...pump, stop_setpoint: pump.stop_setpoint ?? pump.minimum })),
+  }));
 }
 
 function readConfigText(source: string): string {

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { AdapterLogger } from '../log.js';
 import { ModbusConnection, type EmergencyStopCoilHandler } from './connection.js';
-import { listenFailedError } from './listen-error.js';
+import { listenFailedError } from '../net/listen-error.js';
 import { LogThrottle } from './log-throttle.js';
 import type { RegisterImage } from './register-image.js';
 

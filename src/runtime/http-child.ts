@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AdapterConfig } from '../config/load.js';
-import { AdapterError } from '../errors.js';
+import { HTTP_LISTENER, listenFailedError } from '../net/listen-error.js';
 import type { AdapterLogger } from '../log.js';
 import type { ChildHandle, ChildSpec } from '../actors/supervisor.js';
 import { createHttpApp } from '../http/app.js';
 import type { HttpDependencies } from '../http/dependencies.js';
 
-/** The http child: the Koa REST API on HTTP_PORT. */
+/** Creates the http child, which serves the Koa REST API on HTTP_PORT. */
 export function httpChild(options: { config: AdapterConfig; logger: AdapterLogger; dependencies: HttpDependencies; onListening: (port: number) => void }): ChildSpec {
   const logger = options.logger.child({ component: 'http' });
   return {
@@ -36,15 +36,7 @@ export function httpChild(options: { config: AdapterConfig; logger: AdapterLogge
 
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const hint =
-        error.code === 'EACCES'
-          ? 'ports below 1024 need root or CAP_NET_BIND_SERVICE; run as root or set HTTP_PORT to a port of 1024 or above'
-          : error.code === 'EADDRINUSE'
-            ? 'the port is in use; stop the other process or set HTTP_PORT to a free port'
-            : error.message;
-      reject(new AdapterError('LISTEN_FAILED', `cannot listen on ${host}:${port} for the REST API: ${hint}`, { cause: error }));
-    });
+    server.once('error', (error: NodeJS.ErrnoException) => reject(listenFailedError(error, host, port, HTTP_LISTENER)));
     server.listen(port, host, () => resolve());
   });
 }

@@ -4,19 +4,21 @@ import { migrate } from '../../src/db/migrate.js';
 import { mirrorConfiguration } from '../../src/db/mirror-config.js';
 import { readActivePlanValues } from '../../src/station/plan-store.js';
 import { persistStopCommand, readStopState, type CommandOrigin } from '../../src/station/stop-store.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { applyStationDefaults, parseConfigText } from '../../src/config/load.js';
 import { DATABASE_KINDS, type TestDatabase } from '../helpers/databases.js';
 
-const STATIONS = parseConfigText(
-  `stations:
+const STATIONS = applyStationDefaults(
+  parseConfigText(
+    `stations:
   - id: s1
     unit_id: 1
     pumps:
       - { id: p1, control_variable: speed, unit: Hz, minimum: 0, maximum: 50, max_rate_per_second: 1, failsafe_setpoint: 30 }
       - { id: p2, control_variable: speed, unit: Hz, minimum: 0, maximum: 50, max_rate_per_second: 1, failsafe_setpoint: 30 }
 `,
-  'test',
-).stations.map((station) => ({ ...station, pumps: station.pumps.map((pump) => ({ ...pump, stop_setpoint: pump.minimum })) }));
+    'test',
+  ).stations,
+);
 
 const ORIGIN: CommandOrigin = { source: 'rest', actor: 'alice', actorRole: 'operator', sourceAddress: '127.0.0.1', reason: 'test', operator: null };
 

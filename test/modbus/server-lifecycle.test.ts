@@ -1,6 +1,6 @@
 import { afterEach, describe, it, expect } from 'vitest';
 import { isAdapterError } from '../../src/errors.js';
-import { listenFailedError } from '../../src/modbus/listen-error.js';
+import { listenFailedError } from '../../src/net/listen-error.js';
 import { ModbusTcpServer } from '../../src/modbus/server.js';
 import { createCapturingLogger, hex, RawModbusClient, toHex, waitUntil } from './raw-client.js';
 import { closeAll, makeTestImage, startServer } from './server-helpers.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StationActor } from '../../src/actors/station.js';
-import { parseConfigText } from '../../src/config/load.js';
+import { applyStationDefaults, parseConfigText } from '../../src/config/load.js';
 import type { Database } from '../../src/db/database.js';
 import { openPostgres } from '../../src/db/postgres.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -10,15 +10,17 @@ import type { StationSnapshot } from '../../src/station/snapshot.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
-const STATIONS = parseConfigText(
-  `stations:
+const STATIONS = applyStationDefaults(
+  parseConfigText(
+    `stations:
   - id: s1
     unit_id: 1
     pumps:
       - { id: p1, control_variable: speed, unit: Hz, minimum: 0, maximum: 50, max_rate_per_second: 1000, failsafe_setpoint: 22 }
 `,
-  'test',
-).stations.map((station) => ({ ...station, pumps: station.pumps.map((pump) => ({ ...pump, stop_setpoint: pump.minimum })) }));
+    'test',
+  ).stations,
+);
 
 async function waitForSnapshot(actor: StationActor, accept: (snapshot: StationSnapshot) => boolean, timeoutMs: number): Promise<StationSnapshot> {
   const deadline = Date.now() + timeoutMs;
