@@ -5,7 +5,7 @@ import { Adapter, VERSION } from './runtime/adapter.js';
 
 /**
  * Entry point of `npm start`. Start-up problems an operator must fix (configuration, ports) end
- * the process with exit code 1 and one line on stderr that says what to change.
+ * the process with exit code 1 and one line on stderr that names what to change.
  */
 async function main(): Promise<void> {
   let config: AdapterConfig;

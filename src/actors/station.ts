@@ -28,7 +28,7 @@ export interface StationActorDependencies {
   planStalenessMs?: number;
 }
 
-/** Why the watchdog holds the pumps at their failsafe setpoints. */
+/** Cause for which the watchdog keeps the pumps at their failsafe setpoints. */
 export type WatchdogReason = 'database_unreachable' | 'plan_stale';
 
 export interface CommandResult {
@@ -167,8 +167,8 @@ export class StationActor {
 
   /**
    * Stops the station. The published outputs switch to the stop image before this returns its
-   * promise; the promise settles when the stop is committed or the persist timeout passes. A
-   * repeated stop is idempotent: it is audited but opens no new stop record.
+   * promise, and the promise settles when the stop is committed or the persist timeout passes.
+   * A repeated stop is idempotent, so it is audited but opens no new stop record.
    */
   activateEmergencyStop(origin: CommandOrigin): Promise<CommandResult> {
     const before = this.state;

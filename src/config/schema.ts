@@ -15,7 +15,7 @@ export const pumpSchema = z
   .object({
     id: identifier,
     name: z.string().min(1).optional(),
-    /** What the setpoint controls: speed in Hz, flow in l/s, or on/off (0 or 1). */
+    /** Quantity the setpoint controls: speed in Hz, flow in l/s, or on/off (0 or 1). */
     control_variable: z.enum(['speed', 'flow', 'on_off']),
     /** Engineering unit published with the setpoint, such as "Hz" or "l/s". */
     unit: z.string().min(1).max(16),
@@ -119,7 +119,7 @@ export type PumpConfig = z.infer<typeof pumpSchema> & { stop_setpoint: number };
 
 /**
  * Rules that span several keys. Each issue names the key to change, so that a start-up failure
- * tells the engineer exactly which line of the file is wrong.
+ * points the engineer to the wrong line of the file.
  */
 export const validatedConfigSchema = configFileSchema.superRefine((config, context) => {
   const stationIds = new Map<string, number>();

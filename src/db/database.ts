@@ -16,7 +16,7 @@ export interface Queryable {
 
 export interface Database extends Queryable {
   readonly kind: 'postgres' | 'pglite';
-  /** Where the data lives, without credentials; safe to log. */
+  /** Location of the data, without credentials, so it is safe to log. */
   readonly description: string;
   transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Subscribes to NOTIFY on a channel; the returned function unsubscribes. */

@@ -3,7 +3,7 @@ import type { TokenService } from '../auth/tokens.js';
 import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
 
-/** What the REST layer needs from the rest of the adapter. */
+/** Services the REST layer uses from the rest of the adapter. */
 export interface HttpDependencies {
   logger: AdapterLogger;
   stations: StationRegistry;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AdapterError } from '../errors.js';
 
-/** A request string: PostgreSQL text cannot contain NUL, so it is rejected here, not at the write. */
+/** Builds a request string schema that rejects NUL here, because PostgreSQL text cannot store it. */
 export function requestText(maxLength: number) {
   return z.string().max(maxLength).refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
 }

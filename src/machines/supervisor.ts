@@ -1,11 +1,10 @@
 import { assign, emit, setup } from 'xstate';
 
 /**
- * The supervision decisions of one supervisor, after Erlang/OTP's one_for_one strategy: a failed
- * child is restarted alone, after an exponential backoff; when more than `intensity` failures
+ * The supervision decisions of one supervisor, after Erlang/OTP's one_for_one strategy. A failed
+ * child is restarted alone, after an exponential backoff. When more than `intensity` failures
  * happen within `periodMs`, or a failure is permanent, the supervisor gives up and escalates to
- * its parent. The machine only
- * decides; the supervisor actor starts and stops the children.
+ * its parent. The machine only decides, and the supervisor actor starts and stops the children.
  */
 
 export type ChildStatus = 'starting' | 'running' | 'restarting' | 'stopped';

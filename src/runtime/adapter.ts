@@ -96,7 +96,7 @@ export class Adapter {
     return this.database;
   }
 
-  /** Bound ports, useful when the configuration asks for port 0. */
+  /** Bound ports, which differ from the configured ones when the configuration sets port 0. */
   get ports(): { http: number | null; modbus: number | null } {
     return { http: this.httpPort, modbus: this.protocolStatus.modbus?.port ?? null };
   }

@@ -27,7 +27,7 @@ async function open(config: AdapterConfig): Promise<Database> {
 }
 
 /**
- * The database child: connects (PostgreSQL when DATABASE_URL is set, embedded PGlite otherwise),
+ * Creates the database child, which connects (PostgreSQL when DATABASE_URL is set, embedded PGlite otherwise),
  * applies migrations, mirrors the configured stations, and forwards plan notifications to the
  * station actors. A lost LISTEN connection fails the child, and the supervisor reconnects it.
  */

@@ -13,8 +13,9 @@ export interface ProtocolStatus {
 }
 
 /**
- * The protocols child: the Modbus TCP server, answering from the register image that the station
- * snapshots keep current. A stop from coil 1 enters the station actor like any other command.
+ * Creates the protocols child: the Modbus TCP server, which serves reads from the register image
+ * that the station snapshots keep current. A stop from coil 1 enters the station actor like any
+ * other command.
  */
 export function protocolsChild(options: {
   config: AdapterConfig;
@@ -35,8 +36,8 @@ export function protocolsChild(options: {
         onEmergencyStopCoil: ({ unitId, remoteAddress }) => {
           const actor = stations.all().find((candidate) => candidate.unitId === unitId);
           if (!actor) return;
-          // The stop is in the register image when this call returns; the echo does not wait for
-          // the database commit, which the persistence queue retries on its own.
+          // The stop is in the register image when this call returns, so the echo need not wait
+          // for the database commit. The persistence queue retries that commit on its own.
           void actor.activateEmergencyStop({
             source: 'modbus',
             actor: null,

@@ -6,7 +6,7 @@ import { StationActor } from '../actors/station.js';
 import type { StationRegistry } from '../actors/station-registry.js';
 
 /**
- * The stations child: one actor per configured station. Each starts publishing the stop image and
+ * Creates the stations child, which runs one actor per configured station. Each starts publishing the stop image and
  * then restores its stored emergency-stop state, so a restart never begins in operation.
  */
 export function stationsChild(options: {

@@ -4,7 +4,7 @@ import { STOP_IMAGE_STATES } from '../machines/emergency-stop.js';
 /**
  * The setpoint pipeline of one pump, as pure functions applied in this order:
  * source (plan or failsafe) → clamp to [minimum, maximum] → stop setpoint while stopped or held →
- * recovery ramp while recovering. Nothing else decides what a pump is told to do.
+ * recovery ramp while recovering. Nothing else decides a pump's setpoint.
  */
 
 export type PumpMode = 'plan' | 'override' | 'failsafe' | 'stopped' | 'recovering';

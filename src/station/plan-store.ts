@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.js';
 
-/** The plan value per pump id that covers `at`, by the newest row (created_at, then plan_id). */
+/** Reads the plan value per pump id that covers `at`, taking the newest row (created_at, then plan_id). */
 export async function readActivePlanValues(database: Queryable, stationId: string, at: Date): Promise<Map<string, number>> {
   const result = await database.query<{ pump_id: string; target_value: number }>(
     `SELECT DISTINCT ON (pump_id) pump_id, target_value

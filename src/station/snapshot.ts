@@ -1,7 +1,7 @@
 import type { EmergencyStopState } from '../machines/emergency-stop.js';
 import type { PumpMode } from './pipeline.js';
 
-/** What one pump is told to do right now, as every protocol surface publishes it. */
+/** Current output of one pump, as every protocol surface publishes it. */
 export interface PumpSnapshot {
   pumpId: string;
   name: string | null;

@@ -2,7 +2,7 @@ import type { Database } from '../db/database.js';
 import type { PersistedStopState } from '../machines/emergency-stop.js';
 import { writeAuditEvent, type AuditSource } from '../audit/audit-log.js';
 
-/** Who asked for a stop, clear or resume, and from where; copied into the audit row. */
+/** Origin of a stop, clear or resume (actor, source, address, reason), copied into the audit row. */
 export interface CommandOrigin {
   source: AuditSource;
   actor: string | null;
@@ -22,7 +22,7 @@ export interface StopCommandRecord {
   acceptedAt: Date;
 }
 
-/** PostgreSQL text cannot hold NUL; a stop must never fail to persist because of its free text. */
+/** Replaces NUL, which PostgreSQL text rejects, so that free text cannot block a stop's write. */
 function withoutNul(origin: CommandOrigin): CommandOrigin {
   const clean = (value: string | null) => (value === null ? null : value.replaceAll('\u0000', '\uFFFD'));
   return { ...origin, actor: clean(origin.actor), reason: clean(origin.reason), operator: clean(origin.operator), sourceAddress: clean(origin.sourceAddress) };

@@ -44,7 +44,7 @@ describe('emergency stop on the embedded database', () => {
     writeFileSync(configPath, CONFIG);
     environment = adapterEnvironment({ CALEJO_CONFIG: configPath, CALEJO_DATA_DIR: dataDir });
 
-    // Seed a plan before the first start: pump1 asks for 70 Hz (above its 50 Hz maximum).
+    // Seed a plan before the first start: pump1's plan requests 70 Hz (above its 50 Hz maximum).
     adapter = await startAdapter(environment);
     await adapter.stop();
     const database = await openPglite(dataDir);

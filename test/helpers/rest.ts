@@ -1,4 +1,4 @@
-/** A small REST client for tests, logging in as the first administrator. */
+/** Logs in as the first administrator and returns the token. */
 export async function login(baseUrl: string, password = 'test-admin-password-1', username = 'admin'): Promise<string> {
   const response = await fetch(`${baseUrl}/api/v1/auth/login`, {
     method: 'POST',

@@ -35,7 +35,9 @@ export function registerLoginRoute(router: Router, dependencies: HttpDependencie
     const passwordMatches = await verifyPassword(body.password, user?.password_hash ?? DUMMY_HASH);
 
     if (!user || !user.active || !passwordMatches) {
-      const reason = !user ? 'unknown_user' : !user.active ? 'user_deactivated' : 'wrong_password';
+      let reason = 'wrong_password';
+      if (!user) reason = 'unknown_user';
+      else if (!user.active) reason = 'user_deactivated';
       await writeAuditEvent(database, {
         eventType: 'INVALID_AUTHENTICATION',
         severity: 'MEDIUM',
