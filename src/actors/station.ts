@@ -9,7 +9,6 @@ import { readActivePlanValues, readLastPlanWrite } from '../station/plan-store.j
 import type { StationSnapshot } from '../station/snapshot.js';
 import { readStopState, type CommandOrigin, type StopCommandKind } from '../station/stop-store.js';
 import { PersistenceQueue } from '../station/persistence-queue.js';
-import { writeAuditEvent } from '../audit/audit-log.js';
 
 type StationConfig = AdapterConfig['stations'][number];
 
@@ -306,17 +305,16 @@ export class StationActor {
     } else {
       this.logger.info({ previous_reason: previous }, 'watchdog: cause cleared, pumps return to the plan');
     }
-    // Audited once per episode, when it starts and when it ends, not on every tick.
-    // TODO: queue the row like stop commands; during a database outage FAILSAFE_ACTIVATED is lost.
-    const database = this.dependencies.getDatabase();
-    if (!database) return;
-    writeAuditEvent(database, {
+    // Audited once per episode, when it starts and when it ends, not on every tick. Queued so an
+    // episode that starts because the database is down is still recorded once it returns.
+    void this.queue.enqueueAudit({
       eventType: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
       severity: next ? 'HIGH' : 'MEDIUM',
       source: 'system',
       stationId: this.stationId,
       details: { reason: next ?? previous },
-    }).catch((error: unknown) => this.logger.error({ err: error }, 'writing the failsafe audit row failed; the database is likely down'));
+      occurredAt: this.dependencies.now(),
+    });
   }
 
   /** Runs every pump through the pipeline and publishes; ends recovery once every ramp is done. */
@@ -349,11 +347,7 @@ export class StationActor {
   }
 
   private auditRecoveryCompleted(): void {
-    const database = this.dependencies.getDatabase();
-    if (!database) return;
-    writeAuditEvent(database, { eventType: 'RECOVERY_COMPLETED', severity: 'LOW', source: 'system', stationId: this.stationId }).catch((error: unknown) =>
-      this.logger.error({ err: error }, 'writing the RECOVERY_COMPLETED audit row failed'),
-    );
+    void this.queue.enqueueAudit({ eventType: 'RECOVERY_COMPLETED', severity: 'LOW', source: 'system', stationId: this.stationId, occurredAt: this.dependencies.now() });
   }
 
   private publish(): void {

@@ -1,23 +1,28 @@
+import { writeAuditEvent, type AuditEvent } from '../audit/audit-log.js';
 import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
 import { persistStopCommand, type StopCommandRecord } from './stop-store.js';
 
-interface QueuedCommand {
-  record: StopCommandRecord;
-  resolve: () => void;
-  attempts: number;
+type QueuedWrite =
+  | { kind: 'command'; record: StopCommandRecord; resolve: () => void; attempts: number }
+  | { kind: 'audit'; event: AuditEvent; resolve: () => void; attempts: number };
+
+function describeWrite(write: QueuedWrite): string {
+  return write.kind === 'command' ? write.record.kind : write.event.eventType;
 }
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
 
 /**
- * Writes a station's accepted stop, clear and resume commands to the database in acceptance
- * order, retrying each until it commits. A failed write never undoes a command: the station keeps
- * the state it entered, and the command stays at the head of the queue.
+ * Writes a station's accepted stop, clear and resume commands, and the audit rows the station
+ * raises by itself, to the database in the order they happened, retrying each until it commits.
+ * A failed write never undoes a command: the station keeps the state it entered, and the write
+ * stays at the head of the queue. Audit rows carry the time of the event, not of the write, so a
+ * failsafe episode that starts during an outage is recorded when it started.
  */
 export class PersistenceQueue {
-  private readonly commands: QueuedCommand[] = [];
+  private readonly writes: QueuedWrite[] = [];
   private running = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private wakeRetry: (() => void) | undefined;
@@ -32,16 +37,27 @@ export class PersistenceQueue {
     },
   ) {}
 
+  /** Stop, clear and resume commands not yet committed; audit rows do not count. */
   get pendingCount(): number {
-    return this.commands.length;
+    return this.writes.filter((write) => write.kind === 'command').length;
   }
 
   /** Queues a command; the promise resolves once it is committed. */
   enqueue(record: StopCommandRecord): Promise<void> {
     const committed = new Promise<void>((resolve) => {
-      this.commands.push({ record, resolve, attempts: 0 });
+      this.writes.push({ kind: 'command', record, resolve, attempts: 0 });
     });
     this.options.onPendingChanged();
+    void this.run();
+    return committed;
+  }
+
+  /** Queues an audit row behind any earlier command; the promise resolves once it is committed. */
+  enqueueAudit(event: AuditEvent): Promise<void> {
+    const stamped: AuditEvent = { ...event, occurredAt: event.occurredAt ?? new Date() };
+    const committed = new Promise<void>((resolve) => {
+      this.writes.push({ kind: 'audit', event: stamped, resolve, attempts: 0 });
+    });
     void this.run();
     return committed;
   }
@@ -49,33 +65,33 @@ export class PersistenceQueue {
   /** Waits up to `timeoutMs` for the queue to empty, then stops retrying; returns what is left. */
   async drain(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
-    while (this.commands.length > 0 && Date.now() < deadline) {
+    while (this.writes.length > 0 && Date.now() < deadline) {
       this.wakeRetry?.();
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.wakeRetry?.();
-    if (this.commands.length > 0) {
+    if (this.writes.length > 0) {
       this.options.logger.critical(
-        { pending: this.commands.map((command) => command.record.kind) },
-        'shutting down with emergency-stop commands not written to the database; the station restarts from the last stored state',
+        { pending: this.writes.map(describeWrite) },
+        'shutting down with emergency-stop commands or audit rows not written to the database; the station restarts from the last stored state',
       );
     }
-    return this.commands.length;
+    return this.writes.length;
   }
 
   private async run(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      while (this.commands.length > 0 && !this.closed) {
-        const head = this.commands[0];
+      while (this.writes.length > 0 && !this.closed) {
+        const head = this.writes[0];
         if (!head) break;
         if (await this.tryWrite(head)) {
-          this.commands.shift();
+          this.writes.shift();
           head.resolve();
-          this.options.onPendingChanged();
+          if (head.kind === 'command') this.options.onPendingChanged();
         } else {
           await this.waitBeforeRetry(head.attempts);
         }
@@ -85,23 +101,25 @@ export class PersistenceQueue {
     }
   }
 
-  private async tryWrite(command: QueuedCommand): Promise<boolean> {
-    command.attempts += 1;
+  private async tryWrite(write: QueuedWrite): Promise<boolean> {
+    write.attempts += 1;
+    const label = describeWrite(write);
     const database = this.options.getDatabase();
     if (!database) {
-      if (command.attempts === 1) this.options.logger.error({ command: command.record.kind }, 'database not connected; emergency-stop command stays in force and will be written when it returns');
+      if (write.attempts === 1) this.options.logger.error({ write: label }, 'database not connected; the write stays queued and the station keeps its state');
       return false;
     }
     try {
-      await persistStopCommand(database, command.record);
-      if (command.attempts > 1) {
-        this.options.logger.info({ command: command.record.kind, attempts: command.attempts }, 'emergency-stop command written after retries');
+      if (write.kind === 'command') await persistStopCommand(database, write.record);
+      else await writeAuditEvent(database, write.event);
+      if (write.attempts > 1) {
+        this.options.logger.info({ write: label, attempts: write.attempts }, `${label} written after retries`);
       }
       return true;
     } catch (error) {
       // Log the first failure and then every tenth, so an outage does not flood the log.
-      if (command.attempts === 1 || command.attempts % 10 === 0) {
-        this.options.logger.error({ err: error, command: command.record.kind, attempts: command.attempts }, 'writing emergency-stop command failed; the command stays in force and will be retried');
+      if (write.attempts === 1 || write.attempts % 10 === 0) {
+        this.options.logger.error({ err: error, write: label, attempts: write.attempts }, `writing ${label} failed; it stays queued and will be retried`);
       }
       return false;
     }

@@ -87,14 +87,26 @@ describe('watchdog with a real PostgreSQL outage', () => {
 
     await proxy.restore();
     const recovered = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan', 10_000);
+    const recoveredAt = Date.now();
     expect(recovered.pumps[0]!.setpoint).toBe(40);
     expect(recovered.failsafeActive).toBe(false);
     expect(recovered.databaseUnreachable).toBe(false);
 
-    const audit = await direct.query<{ event_type: string }>(
-      `SELECT event_type FROM compliance_audit_log WHERE station_id = 's1' AND event_type LIKE 'FAILSAFE_%' ORDER BY id`,
-    );
-    expect(audit.rows.map((row) => row.event_type)).toContain('FAILSAFE_CLEARED');
+    // The episode started while the database was cut off; both rows arrive once it is back.
+    const deadline = Date.now() + 10_000;
+    let events: string[] = [];
+    while (Date.now() < deadline) {
+      const audit = await direct.query<{ event_type: string; reason: string }>(
+        `SELECT event_type, details->>'reason' AS reason FROM compliance_audit_log WHERE station_id = 's1' AND event_type LIKE 'FAILSAFE_%' ORDER BY id`,
+      );
+      events = audit.rows.map((row) => `${row.event_type}:${row.reason}`);
+      if (events.length >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(events).toEqual(['FAILSAFE_ACTIVATED:database_unreachable', 'FAILSAFE_CLEARED:database_unreachable']);
+    const activated = await direct.query<{ at: Date }>(`SELECT timestamp AS at FROM compliance_audit_log WHERE event_type = 'FAILSAFE_ACTIVATED'`);
+    // Stamped when the episode began, not when the queued row was finally written.
+    expect(activated.rows[0]!.at.getTime()).toBeLessThan(recoveredAt);
   });
 
   it('a stop during the outage holds and persists later', async () => {
