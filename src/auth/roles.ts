@@ -15,7 +15,7 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const ROLES = ['viewer', 'operator', 'engineer', 'administrator'] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Default permissions of each role. */
+/** Permissions each role has in a new database; `PUT /api/v1/roles/:role` changes them at run time. */
 export const DEFAULT_ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   viewer: ['read_pump_status'],
   operator: ['read_pump_status', 'emergency_stop', 'clear_emergency_stop'],
@@ -23,6 +23,11 @@ export const DEFAULT_ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   administrator: PERMISSIONS,
 };
 
-export function roleHasPermission(role: string, permission: Permission): boolean {
-  return (DEFAULT_ROLE_PERMISSIONS as Record<string, readonly Permission[] | undefined>)[role]?.includes(permission) ?? false;
+export function isPermission(value: string): value is Permission {
+  return (PERMISSIONS as readonly string[]).includes(value);
+}
+
+/** Keeps the known permissions of a stored list; a role row never grants a name the code does not check. */
+export function toPermissions(stored: readonly string[] | null | undefined): Permission[] {
+  return (stored ?? []).filter(isPermission);
 }

@@ -26,11 +26,21 @@ export interface AdapterConfig {
   certsDir: string;
   logDir: string | undefined;
   tokenTtlSeconds: number;
+  security: SecurityPolicy;
   databaseGraceSeconds: number;
   /** 0 when the plan staleness check is off. */
   planStalenessSeconds: number;
   seedDemoPlans: boolean;
   stations: Array<Omit<StationConfig, 'pumps'> & { pumps: PumpConfig[] }>;
+}
+
+/** Login and password rules shared by the REST login and OPC UA user tokens. */
+export interface SecurityPolicy {
+  maxFailedLogins: number;
+  failedLoginWindowSeconds: number;
+  lockoutSeconds: number;
+  loginAttemptsPerMinute: number;
+  passwordMinLength: number;
 }
 
 type Environment = Record<string, string | undefined>;
@@ -60,6 +70,13 @@ export function loadConfig(environment: Environment = process.env): AdapterConfi
     certsDir: resolve(nonEmpty(environment.CERTS_DIR) ?? './certs'),
     logDir: nonEmpty(environment.LOG_DIR),
     tokenTtlSeconds: file.security.token_ttl_seconds,
+    security: {
+      maxFailedLogins: file.security.max_failed_logins,
+      failedLoginWindowSeconds: file.security.failed_login_window_seconds,
+      lockoutSeconds: file.security.lockout_seconds,
+      loginAttemptsPerMinute: file.security.login_attempts_per_minute,
+      passwordMinLength: file.security.password_min_length,
+    },
     databaseGraceSeconds: file.watchdog.database_grace_seconds,
     planStalenessSeconds: file.watchdog.plan_staleness_seconds,
     seedDemoPlans: file.demo.seed_plans,

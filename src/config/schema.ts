@@ -87,9 +87,18 @@ export const configFileSchema = z
       .object({
         /** Lifetime of a login token, in seconds. */
         token_ttl_seconds: z.number().int().min(60).max(86_400).default(3600),
+        /** Wrong passwords within `failed_login_window_seconds` that lock an account. */
+        max_failed_logins: z.number().int().min(1).max(100).default(5),
+        failed_login_window_seconds: z.number().int().min(1).max(86_400).default(900),
+        /** How long a locked account stays locked; an administrator can unlock it earlier. */
+        lockout_seconds: z.number().int().min(1).max(7 * 86_400).default(900),
+        /** Login attempts per client address per minute, across all usernames. */
+        login_attempts_per_minute: z.number().int().min(1).max(10_000).default(30),
+        /** Shortest password accepted for a new or changed password. */
+        password_min_length: z.number().int().min(8).max(128).default(12),
       })
       .strict()
-      .default({ token_ttl_seconds: 3600 }),
+      .prefault({}),
     watchdog: z
       .object({
         /** Seconds without a successful database read before every pump goes to its failsafe setpoint. */

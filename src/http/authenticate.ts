@@ -1,61 +1,71 @@
 import type { Context, Next } from 'koa';
 import { AdapterError } from '../errors.js';
-import { roleHasPermission, type Permission } from '../auth/roles.js';
+import { DEFAULT_ROLE_PERMISSIONS, type Permission, type Role } from '../auth/roles.js';
+import { isApiToken, resolveApiToken } from '../auth/api-tokens.js';
+import type { UserIdentity } from '../auth/credentials.js';
 import { writeAuditEvent } from '../audit/audit-log.js';
 import type { AuthenticatedUser, HttpDependencies } from './dependencies.js';
 
 /**
- * Requires a valid bearer token and an active user. The user's current role comes from the
- * database on every request, so a deactivated user's token stops working at once.
+ * Requires a valid bearer token (a login JWT or an API token) and an active user. The user's role
+ * and its permissions come from the database on every request, so a deactivated user's token, or a
+ * permission taken from a role, stops working at once.
  */
 export function authenticate(dependencies: HttpDependencies) {
+  const lastKnownPermissions = new Map<string, readonly Permission[]>();
+
   return async (context: Context, next: Next) => {
     const header = context.get('authorization');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match?.[1]) {
       throw new AdapterError('AUTHENTICATION_REQUIRED', 'missing bearer token; send Authorization: Bearer <token> from POST /api/v1/auth/login');
     }
-    const claims = await dependencies.tokens.verify(match[1]);
+    const bearer = match[1];
 
-    const user = await readUser(dependencies, claims.userId);
-    if (user === 'unreachable') {
-      // An emergency stop must stay possible during a database outage, so the signed, short-lived
-      // token's claims stand in for the user row until the database returns.
-      // NOTE: a user deactivated during the outage keeps access until the database returns or the token expires.
-      (context.state.log as typeof dependencies.logger | undefined)?.warning({ user_id: claims.userId }, 'database unreachable; authorizing from token claims');
-      context.state.user = { userId: claims.userId, username: claims.userId, role: claims.role } satisfies AuthenticatedUser;
+    if (isApiToken(bearer)) {
+      // API tokens are only in the database, so there is nothing to fall back on when it is down.
+      const database = dependencies.getDatabase();
+      if (!database) throw new AdapterError('DATABASE_UNAVAILABLE', 'cannot check an API token while the database is not connected; retry shortly');
+      const resolved = await resolveApiToken(database, bearer);
+      if (!resolved) throw new AdapterError('AUTHENTICATION_REQUIRED', 'API token unknown, revoked or expired; ask an administrator for a new one');
+      const identity = await dependencies.credentials.currentIdentity(resolved.userId);
+      if (!identity) throw new AdapterError('AUTHENTICATION_REQUIRED', 'the API token belongs to a deactivated user; ask an administrator for a new one');
+      lastKnownPermissions.set(identity.role, identity.permissions);
+      context.state.user = { ...identity, tokenId: resolved.tokenId } satisfies AuthenticatedUser;
       await next();
       return;
     }
-    if (!user?.active) {
+
+    const claims = await dependencies.tokens.verify(bearer);
+    let identity: UserIdentity | null;
+    try {
+      identity = await dependencies.credentials.currentIdentity(claims.userId);
+    } catch (error) {
+      // An emergency stop must stay possible during a database outage, so the signed, short-lived
+      // token's claims stand in for the user row until the database returns, with the role's
+      // permissions as last read.
+      // NOTE: a user deactivated during the outage keeps access until the database returns or the token expires.
+      const log = context.state.log as typeof dependencies.logger | undefined;
+      log?.warning({ err: error, user_id: claims.userId }, 'user table unreadable; authorizing from token claims');
+      const permissions = lastKnownPermissions.get(claims.role) ?? (DEFAULT_ROLE_PERMISSIONS as Partial<Record<string, readonly Permission[]>>)[claims.role as Role] ?? [];
+      context.state.user = { userId: claims.userId, username: claims.userId, role: claims.role, permissions, tokenId: null } satisfies AuthenticatedUser;
+      await next();
+      return;
+    }
+    if (!identity) {
       throw new AdapterError('AUTHENTICATION_REQUIRED', 'user is deactivated or no longer exists; log in with an active account');
     }
-    const authenticated: AuthenticatedUser = { userId: user.user_id, username: user.username, role: user.role };
-    context.state.user = authenticated;
+    lastKnownPermissions.set(identity.role, identity.permissions);
+    context.state.user = { ...identity, tokenId: null } satisfies AuthenticatedUser;
     await next();
   };
 }
 
-async function readUser(dependencies: HttpDependencies, userId: string) {
-  const database = dependencies.getDatabase();
-  if (!database) return 'unreachable';
-  try {
-    const result = await database.query<{ user_id: string; username: string; role: string; active: boolean }>(
-      'SELECT user_id, username, role, active FROM users WHERE user_id = $1',
-      [userId],
-    );
-    return result.rows[0];
-  } catch (error) {
-    dependencies.logger.error({ err: error, user_id: userId }, 'reading the user failed');
-    return 'unreachable';
-  }
-}
-
-/** Requires one named permission of the authenticated user's role. */
+/** Requires one named permission of the authenticated user's role; a refusal is audited. */
 export function requirePermission(dependencies: HttpDependencies, permission: Permission) {
   return async (context: Context, next: Next) => {
     const user = context.state.user as AuthenticatedUser | undefined;
-    if (!user || !roleHasPermission(user.role, permission)) {
+    if (!user?.permissions.includes(permission)) {
       const database = dependencies.getDatabase();
       if (database && user) {
         await writeAuditEvent(database, {

@@ -1,5 +1,7 @@
 import type { StationRegistry } from '../actors/station-registry.js';
+import type { CredentialService, UserIdentity } from '../auth/credentials.js';
 import type { TokenService } from '../auth/tokens.js';
+import type { SecurityPolicy } from '../config/load.js';
 import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
 
@@ -9,6 +11,8 @@ export interface HttpDependencies {
   stations: StationRegistry;
   getDatabase: () => Database | null;
   tokens: TokenService;
+  credentials: CredentialService;
+  security: SecurityPolicy;
   /** Status of supervised children and protocol servers, for /status and /health. */
   describeRuntime: () => RuntimeDescription;
   version: string;
@@ -22,8 +26,7 @@ export interface RuntimeDescription {
 }
 
 /** The authenticated caller, set on `context.state.user` by the authentication middleware. */
-export interface AuthenticatedUser {
-  userId: string;
-  username: string;
-  role: string;
+export interface AuthenticatedUser extends UserIdentity {
+  /** The API token the request came with, or null for a login token. */
+  tokenId: string | null;
 }

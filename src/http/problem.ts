@@ -22,6 +22,8 @@ export function problemResponses(logger: AdapterLogger) {
         requestLog.info({ code: error.code, detail: error.message }, 'request rejected');
       }
       context.status = error.status;
+      const retryAfter = error.details.retry_after_seconds;
+      if (typeof retryAfter === 'number') context.set('Retry-After', String(retryAfter));
       context.type = 'application/problem+json';
       context.body = {
         type: `urn:calejo:error:${error.code.toLowerCase()}`,

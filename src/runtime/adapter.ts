@@ -8,6 +8,7 @@ import { Supervisor, type SupervisorEscalation } from '../actors/supervisor.js';
 import { StationRegistry } from '../actors/station-registry.js';
 import { RegisterImage } from '../modbus/register-image.js';
 import { TokenService } from '../auth/tokens.js';
+import { CredentialService } from '../auth/credentials.js';
 import { readOrCreateSecretFile } from '../auth/local-secret.js';
 import type { SupervisorPolicy } from '../machines/supervisor.js';
 import { databaseChild } from './database-child.js';
@@ -43,6 +44,8 @@ export class Adapter {
 
     const getDatabase = () => this.database;
     const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(join(config.dataDir, 'jwt-secret')).value;
+    // One service for every surface that takes a password, so lockout counts are shared.
+    const credentials = new CredentialService({ getDatabase, logger: logger.child({ component: 'auth' }), policy: config.security });
 
     this.supervisor = new Supervisor({
       id: 'root',
@@ -67,6 +70,8 @@ export class Adapter {
             stations: this.stations,
             getDatabase,
             tokens: new TokenService(jwtSecret, config.tokenTtlSeconds),
+            credentials,
+            security: config.security,
             version: VERSION,
             describeRuntime: () => ({
               startedAt: this.startedAt,

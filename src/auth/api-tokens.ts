@@ -1,0 +1,31 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Queryable } from '../db/database.js';
+
+/** Every API token starts with this, so the middleware tells it from a JWT without trying both. */
+export const API_TOKEN_PREFIX = 'calejo_';
+
+export function isApiToken(bearer: string): boolean {
+  return bearer.startsWith(API_TOKEN_PREFIX);
+}
+
+/** Only this digest is stored; the token itself is shown once, when it is created. */
+export function hashApiToken(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/** A new token: 32 random bytes, so a SHA-256 digest without salt is as strong as a password hash. */
+export function generateApiToken(): { tokenId: string; token: string } {
+  return { tokenId: `tok_${randomBytes(6).toString('hex')}`, token: `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}` };
+}
+
+/** The user id an API token acts for, or null when it is unknown, revoked or expired. */
+export async function resolveApiToken(database: Queryable, token: string): Promise<{ tokenId: string; userId: string } | null> {
+  const result = await database.query<{ token_id: string; user_id: string }>(
+    `UPDATE api_tokens SET last_used_at = now()
+      WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+      RETURNING token_id, user_id`,
+    [hashApiToken(token)],
+  );
+  const row = result.rows[0];
+  return row ? { tokenId: row.token_id, userId: row.user_id } : null;
+}

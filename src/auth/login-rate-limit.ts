@@ -1,0 +1,35 @@
+/**
+ * Counts login attempts per client address in a sliding one-minute window, across all usernames,
+ * so one address cannot guess passwords for many accounts faster than the account lockout sees.
+ */
+export class LoginRateLimiter {
+  private readonly attempts = new Map<string, number[]>();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Records an attempt; returns the seconds to wait when the address is over its limit, else 0. */
+  take(address: string): number {
+    const now = this.now();
+    const windowStart = now - 60_000;
+    const recent = (this.attempts.get(address) ?? []).filter((at) => at > windowStart);
+    if (recent.length >= this.perMinute) {
+      this.attempts.set(address, recent);
+      const oldest = recent[0] ?? now;
+      return Math.max(1, Math.ceil((oldest + 60_000 - now) / 1000));
+    }
+    recent.push(now);
+    this.attempts.set(address, recent);
+    if (this.attempts.size > 10_000) this.forgetIdle(windowStart);
+    return 0;
+  }
+
+  /** Bounds memory when many addresses try once and never return. */
+  private forgetIdle(windowStart: number): void {
+    for (const [address, times] of this.attempts) {
+      if ((times.at(-1) ?? 0) <= windowStart) this.attempts.delete(address);
+    }
+  }
+}
