@@ -1,4 +1,14 @@
+import { Histogram } from 'prom-client';
 import type { Queryable } from '../db/database.js';
+import { metricsRegistry } from '../metrics/registry.js';
+
+const writeDuration = new Histogram({
+  name: 'calejo_audit_write_duration_seconds',
+  help: 'Time to insert one compliance_audit_log row, including the hash-chain lock',
+  labelNames: ['outcome'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+  registers: [metricsRegistry],
+});
 
 export type Severity = 'LOW' | 'MEDIUM' | 'HIGH' | 'CRITICAL';
 export type AuditSource = 'rest' | 'opcua' | 'modbus' | 'cli' | 'ui' | 'system';
@@ -40,6 +50,17 @@ export interface AuditEvent {
 }
 
 export async function writeAuditEvent(database: Queryable, event: AuditEvent): Promise<void> {
+  const stop = writeDuration.startTimer();
+  try {
+    await insertAuditRow(database, event);
+    stop({ outcome: 'ok' });
+  } catch (error) {
+    stop({ outcome: 'error' });
+    throw error;
+  }
+}
+
+async function insertAuditRow(database: Queryable, event: AuditEvent): Promise<void> {
   await database.query(
     `INSERT INTO compliance_audit_log
        (timestamp, event_type, severity, actor, actor_role, source, source_address, station_id, details)

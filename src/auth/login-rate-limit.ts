@@ -4,32 +4,43 @@
  */
 export class LoginRateLimiter {
   private readonly attempts = new Map<string, number[]>();
+  /** Addresses refused in the current window, so only the first refusal of a burst is audited. */
+  private readonly refused = new Set<string>();
 
   constructor(
     private readonly perMinute: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Records an attempt; returns the seconds to wait when the address is over its limit, else 0. */
-  take(address: string): number {
+  /**
+   * Records an attempt. Returns the seconds to wait when the address is over its limit (else 0),
+   * and whether this is the first refusal since the address was last allowed.
+   */
+  take(address: string): { waitSeconds: number; firstRefusal: boolean } {
     const now = this.now();
     const windowStart = now - 60_000;
     const recent = (this.attempts.get(address) ?? []).filter((at) => at > windowStart);
     if (recent.length >= this.perMinute) {
       this.attempts.set(address, recent);
       const oldest = recent[0] ?? now;
-      return Math.max(1, Math.ceil((oldest + 60_000 - now) / 1000));
+      const firstRefusal = !this.refused.has(address);
+      this.refused.add(address);
+      return { waitSeconds: Math.max(1, Math.ceil((oldest + 60_000 - now) / 1000)), firstRefusal };
     }
+    this.refused.delete(address);
     recent.push(now);
     this.attempts.set(address, recent);
     if (this.attempts.size > 10_000) this.forgetIdle(windowStart);
-    return 0;
+    return { waitSeconds: 0, firstRefusal: false };
   }
 
   /** Bounds memory when many addresses try once and never return. */
   private forgetIdle(windowStart: number): void {
     for (const [address, times] of this.attempts) {
-      if ((times.at(-1) ?? 0) <= windowStart) this.attempts.delete(address);
+      if ((times.at(-1) ?? 0) <= windowStart) {
+        this.attempts.delete(address);
+        this.refused.delete(address);
+      }
     }
   }
 }

@@ -9,6 +9,11 @@ import { authenticate } from './authenticate.js';
 import { registerHealthRoutes, registerStatusRoute } from './routes/health.js';
 import { registerLoginRoute } from './routes/login.js';
 import { registerStationRoutes } from './routes/stations.js';
+import { registerUserRoutes } from './routes/users.js';
+import { registerRoleRoutes } from './routes/roles.js';
+import { registerApiTokenRoutes } from './routes/api-tokens.js';
+import { registerAuditLogRoutes } from './routes/audit-log.js';
+import { measureRequests } from './http-metrics.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -30,6 +35,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
       'request handled',
     );
   });
+  app.use(measureRequests());
   app.use(problemResponses(logger));
   app.use(async (context, next) => {
     // A body in another format would be ignored silently, losing the reason of a stop.
@@ -50,6 +56,10 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   protectedRoutes.use(authenticate(dependencies));
   registerStatusRoute(protectedRoutes, dependencies);
   registerStationRoutes(protectedRoutes, dependencies);
+  registerUserRoutes(protectedRoutes, dependencies);
+  registerRoleRoutes(protectedRoutes, dependencies);
+  registerApiTokenRoutes(protectedRoutes, dependencies);
+  registerAuditLogRoutes(protectedRoutes, dependencies);
   app.use(protectedRoutes.routes());
   app.use(protectedRoutes.allowedMethods({ throw: true }));
 

@@ -16,6 +16,8 @@ export interface HttpDependencies {
   /** Status of supervised children and protocol servers, for /status and /health. */
   describeRuntime: () => RuntimeDescription;
   version: string;
+  /** Where the OPC UA server certificate lives, for its days to expiry in /health/detailed. */
+  certsDir: string;
 }
 
 export interface RuntimeDescription {

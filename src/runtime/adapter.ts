@@ -11,6 +11,8 @@ import { TokenService } from '../auth/tokens.js';
 import { CredentialService } from '../auth/credentials.js';
 import { readOrCreateSecretFile } from '../auth/local-secret.js';
 import type { SupervisorPolicy } from '../machines/supervisor.js';
+import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
+import { registerStationMetrics } from '../metrics/station-metrics.js';
 import { databaseChild } from './database-child.js';
 import { stationsChild } from './stations-child.js';
 import { protocolsChild, type ProtocolStatus } from './protocols-child.js';
@@ -41,6 +43,8 @@ export class Adapter {
     }
     // The image subscribes before any station starts, so it never misses the stop image.
     this.stations.subscribe((snapshot) => this.image.setStation(snapshot));
+    collectProcessMetrics();
+    registerStationMetrics(metricsRegistry, this.stations);
 
     const getDatabase = () => this.database;
     const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(join(config.dataDir, 'jwt-secret')).value;
@@ -73,6 +77,7 @@ export class Adapter {
             credentials,
             security: config.security,
             version: VERSION,
+            certsDir: config.certsDir,
             describeRuntime: () => ({
               startedAt: this.startedAt,
               supervisor: this.supervisor.describe(),

@@ -10,7 +10,7 @@ const run = promisify(execFile);
 export async function readHoldingRegisters(port: number, unitId: number, reference: number, count: number): Promise<number[]> {
   let stdout: string;
   try {
-    ({ stdout } = await run('mbpoll', ['-m', 'tcp', '-a', String(unitId), '-r', String(reference), '-c', String(count), '-1', '-p', String(port), '127.0.0.1'], { timeout: 10_000 }));
+    ({ stdout } = await run('mbpoll', ['-m', 'tcp', '-a', String(unitId), '-r', String(reference), '-c', String(count), '-1', '-o', '5', '-p', String(port), '127.0.0.1'], { timeout: 10_000 }));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new Error('mbpoll is not installed; run apt-get install mbpoll (.ci/run installs it)', { cause: error });

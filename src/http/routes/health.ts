@@ -1,6 +1,12 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type Router from '@koa/router';
 import type { HttpDependencies } from '../dependencies.js';
 import { requirePermission } from '../authenticate.js';
+import { metricsRegistry } from '../../metrics/registry.js';
+
+type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
 /** Database round trip with its latency; a failed or slow probe makes the adapter unhealthy. */
 async function probeDatabase(dependencies: HttpDependencies): Promise<{ status: 'up' | 'down'; latency_ms: number | null; error?: string }> {
@@ -15,19 +21,40 @@ async function probeDatabase(dependencies: HttpDependencies): Promise<{ status: 
   }
 }
 
+/** Days until the OPC UA server certificate expires, or null while it has not been created. */
+function certificateExpiry(certsDir: string): { path: string; days_to_expiry: number | null; not_after: string | null; error?: string } {
+  const path = join(certsDir, 'server.pem');
+  try {
+    const certificate = new X509Certificate(readFileSync(path));
+    const notAfter = new Date(certificate.validTo);
+    return { path, days_to_expiry: Math.floor((notAfter.getTime() - Date.now()) / 86_400_000), not_after: notAfter.toISOString() };
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    return { path, days_to_expiry: null, not_after: null, ...(missing ? {} : { error: (error as Error).message }) };
+  }
+}
+
+/** One verdict for the adapter: unhealthy when it cannot do its job, degraded when a part is restarting or down. */
+async function assess(dependencies: HttpDependencies) {
+  const runtime = dependencies.describeRuntime();
+  const database = await probeDatabase(dependencies);
+  const children = Object.values(runtime.supervisor.children);
+  const protocolsDown = Object.entries(runtime.protocols)
+    .filter(([, protocol]) => !protocol.listening)
+    .map(([name]) => name);
+  const restarting = children.some((child) => child.status !== 'running');
+
+  let status: HealthStatus = 'healthy';
+  if (database.status === 'down' || runtime.supervisor.status !== 'supervising') status = 'unhealthy';
+  else if (restarting || protocolsDown.length > 0) status = 'degraded';
+  return { status, runtime, database, protocolsDown };
+}
+
 export function registerHealthRoutes(router: Router, dependencies: HttpDependencies): void {
-  // Unauthenticated on purpose: load balancers and the health-check script call it without a token.
+  // Unauthenticated on purpose: load balancers, Prometheus and the health-check script call
+  // these without a token. They show state, never secrets or user data.
   router.get('/api/v1/health', async (context) => {
-    const runtime = dependencies.describeRuntime();
-    const database = await probeDatabase(dependencies);
-    const children = Object.values(runtime.supervisor.children);
-    const protocolsDown = Object.entries(runtime.protocols).filter(([, protocol]) => !protocol.listening).map(([name]) => name);
-    const restarting = children.some((child) => child.status !== 'running');
-
-    let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
-    if (database.status === 'down' || runtime.supervisor.status !== 'supervising') status = 'unhealthy';
-    else if (restarting || protocolsDown.length > 0) status = 'degraded';
-
+    const { status, runtime, database, protocolsDown } = await assess(dependencies);
     context.status = status === 'unhealthy' ? 503 : 200;
     context.body = {
       status,
@@ -38,6 +65,43 @@ export function registerHealthRoutes(router: Router, dependencies: HttpDependenc
         protocols_down: protocolsDown,
       },
     };
+  });
+
+  router.get('/api/v1/health/detailed', async (context) => {
+    const { status, runtime, database } = await assess(dependencies);
+    const certificate = certificateExpiry(dependencies.certsDir);
+    context.status = status === 'unhealthy' ? 503 : 200;
+    context.body = {
+      status,
+      version: dependencies.version,
+      uptime_seconds: Math.round((Date.now() - runtime.startedAt.getTime()) / 1000),
+      database: { ...database, kind: runtime.database?.kind ?? null, description: runtime.database?.description ?? null },
+      protocols: runtime.protocols,
+      supervisor: {
+        status: runtime.supervisor.status,
+        children: Object.fromEntries(
+          Object.entries(runtime.supervisor.children).map(([id, child]) => [id, { state: child.status, restarts: child.restarts, last_error: child.lastError }]),
+        ),
+      },
+      stations: dependencies.stations.all().map((actor) => {
+        const snapshot = actor.getSnapshot();
+        return {
+          station_id: snapshot.stationId,
+          state: snapshot.stopState,
+          emergency_stop_active: snapshot.emergencyStopActive,
+          failsafe_active: snapshot.failsafeActive,
+          database_unreachable: snapshot.databaseUnreachable,
+          persistence_pending: snapshot.persistencePending,
+        };
+      }),
+      certificates: { opcua_server: certificate },
+      memory: { rss_bytes: process.memoryUsage.rss(), heap_used_bytes: process.memoryUsage().heapUsed },
+    };
+  });
+
+  router.get('/api/v1/metrics', async (context) => {
+    context.type = metricsRegistry.contentType;
+    context.body = await metricsRegistry.metrics();
   });
 }
 

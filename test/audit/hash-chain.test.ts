@@ -1,0 +1,124 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { writeAuditEvent } from '../../src/audit/audit-log.js';
+import { verifyAuditChain } from '../../src/audit/verify-chain.js';
+import type { Database } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPgliteDatabase, createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
+
+async function writeEvents(database: Database, count: number): Promise<void> {
+  for (let index = 0; index < count; index += 1) {
+    await writeAuditEvent(database, {
+      eventType: 'EMERGENCY_STOP_ACTIVATED',
+      severity: 'CRITICAL',
+      source: 'rest',
+      actor: `operator${index}`,
+      stationId: 'station001',
+      details: { reason: `drill ${index}`, nested: { value: index } },
+    });
+  }
+}
+
+/** Changes rows the way a database superuser could, with the append-only triggers switched off. */
+async function tamper(database: Database, sql: string): Promise<void> {
+  await database.exec(`ALTER TABLE compliance_audit_log DISABLE TRIGGER USER; ${sql}; ALTER TABLE compliance_audit_log ENABLE TRIGGER USER;`);
+}
+
+// Every case needs a fresh chain to tamper with, so each gets its own PostgreSQL database.
+describe('audit hash chain on PostgreSQL', () => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+
+  beforeEach(async () => {
+    testDatabase = await createPostgresDatabase();
+    database = await testDatabase.open();
+    await migrate(database);
+    await writeEvents(database, 6);
+  });
+
+  afterEach(async () => {
+    await database?.close();
+    await testDatabase?.drop();
+  });
+
+  it('verifies an untouched chain and reports its head', async () => {
+    const result = await verifyAuditChain(database);
+    expect(result).toMatchObject({ ok: true, rowsChecked: 6, headPosition: 6, firstBadRow: null });
+    const head = await database.query<{ row_hash: string }>('SELECT row_hash FROM compliance_audit_log WHERE chain_position = 6');
+    expect(result.headHash).toBe(head.rows[0]!.row_hash);
+  });
+
+  it('names an altered row', async () => {
+    await tamper(database, `UPDATE compliance_audit_log SET details = '{"reason": "nothing happened"}' WHERE chain_position = 3`);
+    const result = await verifyAuditChain(database);
+    expect(result.ok).toBe(false);
+    expect(result.firstBadRow).toMatchObject({ chainPosition: 3, problem: 'row_altered' });
+    expect(result.rowsChecked).toBe(2);
+  });
+
+  it('names the row after a removed one', async () => {
+    await tamper(database, 'DELETE FROM compliance_audit_log WHERE chain_position = 4');
+    const result = await verifyAuditChain(database);
+    expect(result.firstBadRow).toMatchObject({ chainPosition: 5, problem: 'position_gap' });
+  });
+
+  it('detects a removed row even when the positions are renumbered', async () => {
+    await tamper(database, 'DELETE FROM compliance_audit_log WHERE chain_position = 4; UPDATE compliance_audit_log SET chain_position = chain_position - 1 WHERE chain_position > 4');
+    const result = await verifyAuditChain(database);
+    expect(result.ok).toBe(false);
+    expect(result.firstBadRow?.chainPosition).toBe(4);
+  });
+
+  it('detects two rows swapped', async () => {
+    await tamper(
+      database,
+      `UPDATE compliance_audit_log SET chain_position = -1 WHERE chain_position = 2;
+       UPDATE compliance_audit_log SET chain_position = 2 WHERE chain_position = 5;
+       UPDATE compliance_audit_log SET chain_position = 5 WHERE chain_position = -1`,
+    );
+    const result = await verifyAuditChain(database);
+    expect(result.ok).toBe(false);
+    expect(result.firstBadRow?.chainPosition).toBe(2);
+  });
+
+  it('detects a row whose hash was recomputed after the change', async () => {
+    await tamper(
+      database,
+      `UPDATE compliance_audit_log SET actor = 'someone else' WHERE chain_position = 2;
+       UPDATE compliance_audit_log SET row_hash = audit_chain_hash(previous_hash, audit_row_canonical(compliance_audit_log.*)) WHERE chain_position = 2`,
+    );
+    const result = await verifyAuditChain(database);
+    // The changed row is consistent in itself, but the next row still links to its old hash.
+    expect(result.firstBadRow).toMatchObject({ chainPosition: 3, problem: 'broken_link' });
+  });
+
+  it('keeps appending after concurrent writers', async () => {
+    await Promise.all(Array.from({ length: 20 }, (_, index) => writeAuditEvent(database, { eventType: 'LOGIN_SUCCEEDED', severity: 'LOW', source: 'rest', actor: `u${index}` })));
+    const result = await verifyAuditChain(database);
+    expect(result).toMatchObject({ ok: true, rowsChecked: 26 });
+  });
+
+  it('still rejects UPDATE and DELETE from the application', async () => {
+    await expect(database.query(`UPDATE compliance_audit_log SET actor = 'x' WHERE chain_position = 1`)).rejects.toThrow(/append-only/);
+    await expect(database.query('DELETE FROM compliance_audit_log')).rejects.toThrow(/append-only/);
+  });
+});
+
+// The embedded database builds the same chain with the same SQL; one pass shows the verifier
+// reads it and catches a change there too, without paying PGlite's start-up for every case.
+describe('audit hash chain on PGlite', () => {
+  it('verifies, then names an altered row', async () => {
+    const testDatabase = await createPgliteDatabase();
+    const database = await testDatabase.open();
+    try {
+      await migrate(database);
+      await writeEvents(database, 4);
+      await Promise.all([1, 2, 3].map((index) => writeAuditEvent(database, { eventType: 'LOGIN_SUCCEEDED', severity: 'LOW', source: 'rest', actor: `u${index}` })));
+      expect(await verifyAuditChain(database)).toMatchObject({ ok: true, rowsChecked: 7 });
+      await tamper(database, `UPDATE compliance_audit_log SET severity = 'LOW' WHERE chain_position = 2`);
+      expect((await verifyAuditChain(database)).firstBadRow).toMatchObject({ chainPosition: 2, problem: 'row_altered' });
+    } finally {
+      await database.close();
+      await testDatabase.drop();
+    }
+  });
+});
