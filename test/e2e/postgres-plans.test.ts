@@ -1,18 +1,10 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapterEnvironment, startAdapter, type RunningAdapter } from '../helpers/adapter-process.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { call, login } from '../helpers/rest.js';
+import { psql } from '../helpers/psql.js';
 import { float32At, readHoldingRegisters } from '../helpers/mbpoll.js';
 
-const run = promisify(execFile);
-
-/** Runs one statement with the psql client, as the optimizer's operators would. */
-async function psql(url: string, sql: string): Promise<string> {
-  const { stdout } = await run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { timeout: 10_000 });
-  return stdout.trim();
-}
 
 describe('demo configuration on PostgreSQL', () => {
   let database: TestDatabase;

@@ -1,12 +1,10 @@
 import { execFile } from 'node:child_process';
 import { request } from 'node:http';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapterEnvironment, startAdapter, type RunningAdapter } from '../helpers/adapter-process.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { call, login } from '../helpers/rest.js';
-
-const run = promisify(execFile);
+import { psql } from '../helpers/psql.js';
 
 /** Sends raw bytes as the body, so malformed JSON reaches the server as a client would send it. */
 function rawPost(port: number, path: string, token: string, body: string | Buffer, contentType = 'application/json'): Promise<{ status: number; type: string; body: string }> {
@@ -30,8 +28,7 @@ describe('bad input over REST', () => {
   let token: string;
 
   async function userCount(): Promise<number> {
-    const { stdout } = await run('psql', [database.url!, '-At', '-c', 'SELECT count(*) FROM users']);
-    return Number(stdout.trim());
+    return Number(await psql(database.url!, 'SELECT count(*) FROM users'));
   }
 
   beforeAll(async () => {

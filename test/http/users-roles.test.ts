@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapterEnvironment, startAdapter, type RunningAdapter } from '../helpers/adapter-process.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { call, login } from '../helpers/rest.js';
+import { psql } from '../helpers/psql.js';
 
 const run = promisify(execFile);
 
@@ -13,10 +14,6 @@ async function shell(command: string, token: string): Promise<string> {
   return stdout;
 }
 
-async function psql(url: string, sql: string): Promise<string> {
-  const { stdout } = await run('psql', [url, '-v', 'ON_ERROR_STOP=1', '-At', '-c', sql], { timeout: 10_000 });
-  return stdout.trim();
-}
 
 describe('users and roles over REST', () => {
   let database: TestDatabase;
