@@ -22,5 +22,10 @@ export async function call(
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await response.text();
-  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: response.headers };
+  const contentType = response.headers.get('content-type') ?? '';
+  const isJson = contentType.includes('json') && !contentType.includes('ndjson');
+  // Exports and metrics are not one JSON document; their text is returned as `raw`.
+  let parsed: Record<string, unknown> = {};
+  if (text) parsed = isJson ? (JSON.parse(text) as Record<string, unknown>) : { raw: text };
+  return { status: response.status, body: parsed, headers: response.headers };
 }

@@ -9,7 +9,7 @@ import { requireDatabase } from '../require-database.js';
 import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
 import { parseBody, requestText } from '../validate.js';
 
-const createTokenSchema = z
+export const createTokenSchema = z
   .object({
     name: requestText(100).pipe(z.string().min(1, 'name the script or system that will use the token')),
     /** The user the token acts as; its role decides what the token may do. */

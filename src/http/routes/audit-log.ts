@@ -34,7 +34,7 @@ const filterSchema = z
   })
   .strict();
 
-const pageSchema = filterSchema
+export const pageSchema = filterSchema
   .extend({
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z
@@ -45,7 +45,7 @@ const pageSchema = filterSchema
   })
   .strict();
 
-const exportSchema = filterSchema.extend({ format: z.enum(['csv', 'jsonl'], { error: 'must be csv or jsonl' }).default('jsonl') }).strict();
+export const exportSchema = filterSchema.extend({ format: z.enum(['csv', 'jsonl'], { error: 'must be csv or jsonl' }).default('jsonl') }).strict();
 
 function toFilter(query: z.infer<typeof filterSchema>): AuditFilter {
   if (query.from && query.to && query.from >= query.to) {

@@ -5,6 +5,7 @@ import type Router from '@koa/router';
 import type { HttpDependencies } from '../dependencies.js';
 import { requirePermission } from '../authenticate.js';
 import { metricsRegistry } from '../../metrics/registry.js';
+import { buildOpenApiDocument } from '../openapi.js';
 
 type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -97,6 +98,10 @@ export function registerHealthRoutes(router: Router, dependencies: HttpDependenc
       certificates: { opcua_server: certificate },
       memory: { rss_bytes: process.memoryUsage.rss(), heap_used_bytes: process.memoryUsage().heapUsed },
     };
+  });
+
+  router.get('/api/v1/openapi.json', (context) => {
+    context.body = buildOpenApiDocument(dependencies.version);
   });
 
   router.get('/api/v1/metrics', async (context) => {

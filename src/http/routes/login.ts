@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { HttpDependencies } from '../dependencies.js';
 import { parseBody, requestText } from '../validate.js';
 
-const loginSchema = z
+export const loginSchema = z
   .object({
     username: requestText(128).pipe(z.string().min(1)),
     password: requestText(1024).pipe(z.string().min(1)),

@@ -9,7 +9,7 @@ import { requireDatabase } from '../require-database.js';
 import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
 import { parseBody } from '../validate.js';
 
-const rolePermissionsSchema = z
+export const rolePermissionsSchema = z
   .object({
     permissions: z.array(z.string().max(64)).max(PERMISSIONS.length * 2),
   })

@@ -9,7 +9,7 @@ import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
 import { requirePermission } from '../authenticate.js';
 import { parseBody, requestText } from '../validate.js';
 
-const commandSchema = z
+export const commandSchema = z
   .object({
     reason: requestText(500).optional(),
     operator: requestText(128).optional(),

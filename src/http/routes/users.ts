@@ -18,7 +18,7 @@ const usernameSchema = requestText(64).pipe(
 const roleSchema = z.enum(ROLES, { error: `must be one of ${ROLES.join(', ')}` });
 const emailSchema = requestText(254).pipe(z.email('must be an email address such as user@example.com'));
 
-const createUserSchema = z
+export const createUserSchema = z
   .object({
     username: usernameSchema,
     role: roleSchema,
@@ -28,7 +28,7 @@ const createUserSchema = z
   })
   .strict();
 
-const updateUserSchema = z
+export const updateUserSchema = z
   .object({
     role: roleSchema.optional(),
     email: emailSchema.nullable().optional(),
