@@ -95,8 +95,10 @@ export const OPERATIONS: OperationSpec[] = [
 ];
 
 function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return rest;
+  // The document declares its dialect once; a $schema in each embedded schema would repeat it.
+  const converted = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete converted.$schema;
+  return converted;
 }
 
 const problemResponse = {
