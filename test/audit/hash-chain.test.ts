@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { PACKAGE_ROOT } from '../../src/paths.js';
 import { writeAuditEvent } from '../../src/audit/audit-log.js';
 import { verifyAuditChain } from '../../src/audit/verify-chain.js';
 import type { Database } from '../../src/db/database.js';
@@ -116,6 +119,35 @@ describe('audit hash chain on PGlite', () => {
       expect(await verifyAuditChain(database)).toMatchObject({ ok: true, rowsChecked: 7 });
       await tamper(database, `UPDATE compliance_audit_log SET severity = 'LOW' WHERE chain_position = 2`);
       expect((await verifyAuditChain(database)).firstBadRow).toMatchObject({ chainPosition: 2, problem: 'row_altered' });
+    } finally {
+      await database.close();
+      await testDatabase.drop();
+    }
+  });
+});
+
+describe('scripts/audit-trail-verification.sh', () => {
+  it('exits 0 on an intact chain and 2 naming the bad row', async () => {
+    const testDatabase = await createPostgresDatabase();
+    const database = await testDatabase.open();
+    const script = join(PACKAGE_ROOT, 'scripts', 'audit-trail-verification.sh');
+    const runScript = (args: string[] = []) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        execFile(script, args, { env: { PATH: process.env.PATH, DATABASE_URL: testDatabase.url! }, timeout: 30_000 }, (error, stdout) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout }),
+        );
+      });
+    try {
+      await migrate(database);
+      await writeEvents(database, 3);
+      const intact = await runScript();
+      expect(intact.code).toBe(0);
+      expect(intact.stdout).toMatch(/^OK: audit chain intact, 3 rows/);
+
+      await tamper(database, `UPDATE compliance_audit_log SET station_id = 'station002' WHERE chain_position = 2`);
+      const broken = await runScript(['--json']);
+      expect(broken.code).toBe(2);
+      expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, rowsChecked: 1, firstBadRow: { chainPosition: 2, problem: 'row_altered' } });
     } finally {
       await database.close();
       await testDatabase.drop();

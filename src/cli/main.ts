@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { AUDIT_VERIFY_HELP, auditVerify } from './audit-verify.js';
+import { EXIT } from './exit-codes.js';
+
+const HELP = `Usage: calejo-cli <command> [options]
+
+Commands:
+  audit verify [--json]   check the audit log's hash chain
+
+Run calejo-cli <command> --help for a command's options.`;
+
+/** Entry point of the operations CLI that the scripts in scripts/ wrap. */
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const command = positionals.join(' ');
+  const write = (text: string) => process.stdout.write(text);
+
+  if (command === 'audit verify') {
+    if (values.help) {
+      write(`${AUDIT_VERIFY_HELP}\n`);
+      return EXIT.OK;
+    }
+    return auditVerify({ json: values.json === true, databaseUrl: process.env.DATABASE_URL, write });
+  }
+  if (command === '' && values.help) {
+    write(`${HELP}\n`);
+    return EXIT.OK;
+  }
+  process.stderr.write(`unknown command "${command}"\n\n${HELP}\n`);
+  return EXIT.UNKNOWN;
+}
+
+process.exitCode = await main(process.argv.slice(2));
