@@ -1,6 +1,6 @@
 /**
- * The reference for bench/http: a Koa app with @koa/router that answers the same two paths with
- * fixed JSON bodies of the adapter's shape. The difference to the adapter is the adapter's own
+ * The reference for bench/http: a Koa app with @koa/router that returns fixed JSON bodies of the
+ * adapter's shape on the same two paths. The difference to the adapter is the adapter's own
  * work per request: request ids, logging, metrics, authentication and the database probe.
  */
 import Koa from 'koa';

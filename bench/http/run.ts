@@ -1,8 +1,8 @@
 /**
  * REST throughput and latency of the adapter against a bare Koa app, for GET /api/v1/health and
  * GET /api/v1/pump-stations/station001/emergency-stop-status, with 1 and 50 connections. Run it
- * with `npm run bench:http`. autocannon generates the load from this process; the adapter (on a
- * fresh PostgreSQL database, created and dropped here) and the bare app each run in their own
+ * with `npm run bench:http`. autocannon generates the load from this process. The adapter, on a
+ * fresh PostgreSQL database created and dropped here, and the bare app each run in their own
  * process. Results go to stdout as a Markdown table, progress to stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

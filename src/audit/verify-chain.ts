@@ -33,7 +33,7 @@ interface ChainRow {
 
 /**
  * Walks compliance_audit_log in chain order and recomputes every hash from the row's content. The
- * canonical text comes from the same SQL function the insert trigger uses; the hash is computed
+ * canonical text comes from the same SQL function the insert trigger uses. The hash is computed
  * here, so a changed hash function in the database does not hide a changed row.
  */
 export async function verifyAuditChain(database: Queryable): Promise<ChainVerification> {

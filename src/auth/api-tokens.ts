@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Queryable } from '../db/database.js';
 
-/** Every API token starts with this, so the middleware tells it from a JWT without trying both. */
+/** Every API token starts with this, so the middleware can distinguish it from a JWT without trying both. */
 export const API_TOKEN_PREFIX = 'calejo_';
 
 export function isApiToken(bearer: string): boolean {

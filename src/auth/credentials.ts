@@ -55,7 +55,7 @@ export class CredentialService {
 
   /**
    * Returns the identity for a correct username and password. Throws INVALID_CREDENTIALS for a
-   * wrong password, an unknown, deactivated or locked user (one answer for all, so a caller learns
+   * wrong password, an unknown, deactivated or locked user (the same error for all, so a caller learns
    * nothing about which accounts exist), TOO_MANY_REQUESTS when the address is over its rate, and
    * DATABASE_UNAVAILABLE when the user table cannot be read.
    */
@@ -106,7 +106,7 @@ export class CredentialService {
     return { userId: user.user_id, username: user.username, role: user.role, permissions: toPermissions(user.permissions) };
   }
 
-  /** The user's identity as the database holds it now, or null when unknown or deactivated. */
+  /** Reads the user's current identity from the database, or null when unknown or deactivated. */
   async currentIdentity(userId: string): Promise<UserIdentity | null> {
     const database = this.requireDatabase();
     const result = await database.query<{ user_id: string; username: string; role: string; active: boolean; permissions: string[] | null }>(

@@ -1,6 +1,6 @@
 /**
  * Counts login attempts per client address in a sliding one-minute window, across all usernames,
- * so one address cannot guess passwords for many accounts faster than the account lockout sees.
+ * so one address cannot guess passwords for many accounts faster than the per-account lockout can count.
  */
 export class LoginRateLimiter {
   private readonly attempts = new Map<string, number[]>();

@@ -67,7 +67,7 @@ export async function insertUser(
 }
 
 /**
- * Runs `change` in a transaction that holds every active administrator's row, then refuses to
+ * Runs `change` in a transaction that locks every active administrator's row, then rejects the
  * commit if no active administrator would remain. Two administrators demoting each other at the
  * same moment are serialized by the row locks, so the check cannot be raced.
  */
