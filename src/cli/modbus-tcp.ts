@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+import type { ModbusRTU as ModbusClient } from 'modbus-serial/ModbusRTU.js';
+import { EXIT } from './exit-codes.js';
+
+// modbus-serial is CommonJS and exports the client class as module.exports.
+const ModbusRTU = createRequire(import.meta.url)('modbus-serial') as typeof ModbusClient;
+
+const HELP = `Usage: modbus-tcp read HOST PORT REGISTER COUNT [--unit ID] [--json]
+
+Reads COUNT registers starting at REGISTER with Modbus TCP and prints one line per register.
+REGISTER follows the 4xxxx/3xxxx convention: 40001 is holding register 0 (function code 3),
+30001 is input register 0 (function code 4). COUNT is 1 to 125. --unit picks the unit id, which
+is the station's unit_id (default 1).
+Exit codes: 0 read, 2 the server answered with an exception or did not answer, 3 bad arguments.`;
+
+/** Maps a 4xxxx or 3xxxx register number to a function code and a zero-based wire address. */
+export function resolveRegister(register: number): { functionCode: 3 | 4; address: number } | null {
+  if (register >= 40001 && register <= 105536) return { functionCode: 3, address: register - 40001 };
+  if (register >= 30001 && register <= 39999) return { functionCode: 4, address: register - 30001 };
+  return null;
+}
+
+function integerArgument(text: string | undefined, name: string, minimum: number, maximum: number): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isInteger(value) || value < minimum || value > maximum) {
+    throw new RangeError(`invalid ${name} "${text ?? ''}": give a whole number from ${minimum} to ${maximum}`);
+  }
+  return value;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { unit: { type: 'string', default: '1' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return EXIT.OK;
+  }
+  const [command, host, portText, registerText, countText] = positionals;
+  let port: number, register: number, count: number, unitId: number;
+  try {
+    if (command !== 'read' || !host) throw new RangeError('expected: modbus-tcp read HOST PORT REGISTER COUNT');
+    port = integerArgument(portText, 'PORT', 1, 65535);
+    register = integerArgument(registerText, 'REGISTER', 30001, 105536);
+    count = integerArgument(countText, 'COUNT', 1, 125);
+    unitId = integerArgument(values.unit, '--unit', 0, 255);
+  } catch (error) {
+    process.stderr.write(`modbus-tcp: ${(error as Error).message}\n\n${HELP}\n`);
+    return EXIT.UNKNOWN;
+  }
+  const target = resolveRegister(register);
+  if (!target) {
+    process.stderr.write(`modbus-tcp: invalid REGISTER ${register}: use 40001 and up for holding registers or 30001 to 39999 for input registers\n`);
+    return EXIT.UNKNOWN;
+  }
+
+  const client = new ModbusRTU();
+  client.setTimeout(3000);
+  try {
+    await client.connectTCP(host, { port });
+    client.setID(unitId);
+    const result = target.functionCode === 3 ? await client.readHoldingRegisters(target.address, count) : await client.readInputRegisters(target.address, count);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify({ host, port, unit_id: unitId, register, values: result.data })}\n`);
+    } else {
+      result.data.forEach((value: number, index: number) => process.stdout.write(`${register + index}: ${value}\n`));
+    }
+    return EXIT.OK;
+  } catch (error) {
+    process.stderr.write(`modbus-tcp: reading ${count} registers from ${register} on ${host}:${port} unit ${unitId} failed: ${(error as Error).message}\n`);
+    return EXIT.CRITICAL;
+  } finally {
+    client.close(() => undefined);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
