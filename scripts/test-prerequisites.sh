@@ -1,11 +1,13 @@
 #!/bin/sh
-# Installs the Debian tools the tests drive as real clients: mbpoll (Modbus TCP) and psql.
+# Installs the Debian tools the tests drive as real clients: mbpoll and python3-pymodbus (Modbus
+# TCP, imported by Debian's /usr/bin/python3) and psql.
 # Runs before `npm test`. As root it installs what is missing; otherwise it names the command.
 set -eu
 
 missing=""
 command -v mbpoll >/dev/null 2>&1 || missing="$missing mbpoll"
 command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client"
+/usr/bin/python3 -c 'import pymodbus' >/dev/null 2>&1 || missing="$missing python3-pymodbus"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
