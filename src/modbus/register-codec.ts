@@ -40,7 +40,8 @@ export function registerWidthOfCode(typeCode: number): 1 | 2 {
 
 /** Returns the register value of an engineering value, rounded and saturated for integer types. */
 export function toRegisterValue(typeCode: number, engineering: number, scale: number, offset: number): number {
-  const raw = engineering * scale + offset;
+  // Adding an offset of 0 would turn −0 into +0, which float32 encodes differently.
+  const raw = offset === 0 ? engineering * scale : engineering * scale + offset;
   if (typeCode === DATA_TYPE_CODES.float32) return raw;
   const rounded = Math.round(raw);
   if (Number.isNaN(rounded)) return 0;
