@@ -83,13 +83,16 @@ export class FeedbackRecorder {
       this.warnDropped();
     }
 
-    if (this.rows.length >= this.options.batchRows) void this.flush();
+    if (this.rows.length >= this.options.batchRows) void this.flush(true);
   }
 
-  /** Inserts buffered rows, one batch after another, until none are left or an insert fails. */
-  flush(): Promise<void> {
+  /**
+   * Inserts buffered rows, one batch after another, until none are left (with `fullBatchesOnly`,
+   * until less than a batch is left) or an insert fails.
+   */
+  flush(fullBatchesOnly = false): Promise<void> {
     if (this.flushing) return this.flushing;
-    this.flushing = this.insertBatches().finally(() => {
+    this.flushing = this.insertBatches(fullBatchesOnly).finally(() => {
       this.flushing = null;
     });
     return this.flushing;
@@ -110,8 +113,9 @@ export class FeedbackRecorder {
     }
   }
 
-  private async insertBatches(): Promise<void> {
-    while (this.rows.length > 0 && Date.now() >= this.retryAt) {
+  private async insertBatches(fullBatchesOnly: boolean): Promise<void> {
+    const minimumRows = fullBatchesOnly ? this.options.batchRows : 1;
+    while (this.rows.length >= minimumRows && Date.now() >= this.retryAt) {
       const database = this.options.getDatabase();
       if (!database) {
         this.scheduleRetry(new Error('the database is not connected'));

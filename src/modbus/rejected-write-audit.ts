@@ -24,7 +24,8 @@ export interface RejectedWriteAuditorOptions {
 export class RejectedWriteAuditor {
   private readonly throttle: LogThrottle;
   private readonly logger: AdapterLogger;
-  private readonly pending = new Set<Promise<void>>();
+  /** The last audit write; each write waits for the one before, so rows keep their order. */
+  private tail: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RejectedWriteAuditorOptions) {
     this.throttle = new LogThrottle(options.intervalMs, options.now ?? Date.now);
@@ -62,8 +63,8 @@ export class RejectedWriteAuditor {
   }
 
   /** Resolves when every audit row started so far is written or has failed. */
-  async settle(): Promise<void> {
-    await Promise.all([...this.pending]);
+  settle(): Promise<void> {
+    return this.tail;
   }
 
   private write(audit: AuditEvent): void {
@@ -72,10 +73,10 @@ export class RejectedWriteAuditor {
       this.logger.error({ audit }, 'audit row for a rejected Modbus write not stored because the database is not connected');
       return;
     }
-    const written = writeAuditEvent(database, audit).catch((error: unknown) => {
-      this.logger.error({ err: error, audit }, 'storing the audit row for a rejected Modbus write failed');
-    });
-    this.pending.add(written);
-    void written.finally(() => this.pending.delete(written));
+    this.tail = this.tail.then(() =>
+      writeAuditEvent(database, audit).catch((error: unknown) => {
+        this.logger.error({ err: error, audit }, 'storing the audit row for a rejected Modbus write failed');
+      }),
+    );
   }
 }
