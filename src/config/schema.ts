@@ -107,8 +107,8 @@ export const modbusSchema = z
     feedback_buffer_rows: z.number().int().min(1).max(1_000_000).default(10_000),
     /** One rejected-write audit row per client address and interval; the rest are counted in the next row. */
     rejected_write_audit_seconds: z.number().positive().max(86_400).default(60),
-    /** Registers per mapping batch from which the batch is encoded in a worker thread instead of inline. */
-    mapping_worker_threshold: z.number().int().min(1).default(200_000),
+    /** Published register values of a station from which its mapping runs in a worker thread instead of inline (docs/benchmarks.md). */
+    mapping_worker_threshold: z.number().int().min(1).default(2000),
   })
   .strict();
 
