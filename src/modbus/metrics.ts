@@ -15,11 +15,12 @@ import { EXCEPTION_CODES, FUNCTION_CODES } from './pdu-codes.js';
 export type RequestOutcome = 'ok' | 'exception_01' | 'exception_02' | 'exception_03' | 'exception_04' | 'exception_0b' | 'rejected' | 'no_response';
 
 const OUTCOMES: readonly RequestOutcome[] = ['ok', 'exception_01', 'exception_02', 'exception_03', 'exception_04', 'exception_0b', 'rejected', 'no_response'];
-const OUTCOME_INDEX = new Map(OUTCOMES.map((outcome, index) => [outcome, index]));
+const OUTCOME_INDEX = Object.fromEntries(OUTCOMES.map((outcome, index) => [outcome, index])) as Record<RequestOutcome, number>;
 
 const FUNCTION_CODE_LABELS = [...Object.values(FUNCTION_CODES).map(String), 'other'];
-const FUNCTION_CODE_INDEX = new Map<number, number>(Object.values(FUNCTION_CODES).map((code, index) => [code, index]));
-const OTHER_FUNCTION_CODE_INDEX = FUNCTION_CODE_LABELS.length - 1;
+/** Label index of each of the 256 function code values, so the request path needs no Map lookup. */
+const FUNCTION_CODE_INDEX = new Uint8Array(256).fill(FUNCTION_CODE_LABELS.length - 1);
+Object.values(FUNCTION_CODES).forEach((code, index) => (FUNCTION_CODE_INDEX[code] = index));
 
 /** Unit ids 0 to 255, then "unknown". */
 const UNIT_LABEL_COUNT = 257;
@@ -102,9 +103,9 @@ export function exceptionOutcome(exceptionCode: number): RequestOutcome {
 
 /** Counts one request. `unitKnown` is false for a unit id that no station has. */
 export function countRequest(functionCode: number, unitId: number, unitKnown: boolean, outcome: RequestOutcome): void {
-  const functionCodeIndex = FUNCTION_CODE_INDEX.get(functionCode) ?? OTHER_FUNCTION_CODE_INDEX;
+  const functionCodeIndex = FUNCTION_CODE_INDEX[functionCode & 0xff] ?? 0;
   const unitIndex = unitKnown ? unitId & 0xff : UNKNOWN_UNIT_INDEX;
-  const index = (functionCodeIndex * UNIT_LABEL_COUNT + unitIndex) * OUTCOMES.length + (OUTCOME_INDEX.get(outcome) ?? 0);
+  const index = (functionCodeIndex * UNIT_LABEL_COUNT + unitIndex) * OUTCOMES.length + OUTCOME_INDEX[outcome];
   requestCounts[index] = (requestCounts[index] ?? 0) + 1;
 }
 
