@@ -4,7 +4,7 @@
  * pool, and reports per snapshot:
  *
  * - main-thread busy time (event-loop utilization of this thread, in µs per snapshot): the time
- *   during which the Modbus server could not answer a request. This is what a worker can save.
+ *   during which the Modbus server could not respond to a request. This is what a worker can save.
  * - latency: from publish() to the new registers being in the image.
  *
  * Run it with `npx tsx bench/modbus/mapping.ts` (`--help` for the options).

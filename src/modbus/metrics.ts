@@ -8,8 +8,8 @@ import { EXCEPTION_CODES, FUNCTION_CODES } from './pdu-codes.js';
  * so a client sending random bytes cannot create new time series.
  *
  * Requests are counted in a typed array on the request path and moved into the prom-client
- * counter when the registry is collected, because prom-client hashes the label object on every
- * inc() call, which costs more than the rest of a register read.
+ * counter when the registry is collected. prom-client hashes the label object on every inc()
+ * call, which costs more than the rest of a register read.
  */
 
 export type RequestOutcome = 'ok' | 'exception_01' | 'exception_02' | 'exception_03' | 'exception_04' | 'exception_0b' | 'rejected' | 'no_response';

@@ -19,9 +19,9 @@ import type { RegisterImage, WriteCheck } from './register-image.js';
 import { FEEDBACK_VALUES, type RegisterMapEntry } from './register-map.js';
 
 /**
- * Write requests. Every write is checked whole before anything is stored: a malformed request or
- * quantity gets exception 03, an address that is unmapped, read-only or cuts a multi-register
- * value gets 02, and only then is the image changed, so a rejected request changes nothing.
+ * Write requests. Every write is checked whole before anything is stored, so a rejected request
+ * changes nothing. A malformed request or quantity gets exception 03. An address that is
+ * unmapped, read-only or cuts a multi-register value gets 02.
  */
 
 /** Function code, address, quantity and byte count of function codes 15 and 16. */
@@ -146,7 +146,7 @@ export function readWriteMultipleRegisters(image: RegisterImage, unitId: number,
 
 /**
  * Stores coil writes. Writing 0 to an emergency-stop coil is rejected with 03 because clearing an
- * emergency stop from Modbus is never allowed; writing 1 asks the caller to stop the station.
+ * emergency stop from Modbus is never allowed. Writing 1 sets `emergencyStop`, so the caller stops the station.
  */
 function applyCoilWrites(
   image: RegisterImage,

@@ -1,9 +1,9 @@
 /**
  * Conversion between engineering values and the bytes of one Modbus register value.
  *
- * Byte orders name the four bytes of a 32-bit big-endian value A B C D and the order in which
- * they appear on the wire, two bytes per register: ABCD (the Modbus default, high word first),
- * CDAB (word swap), BADC (byte swap within each word) and DCBA (both). A 16-bit value has the
+ * Byte orders name the four bytes of a 32-bit big-endian value A B C D in the order in which they
+ * appear on the wire, two bytes per register. ABCD is the Modbus default (high word first), CDAB
+ * swaps the words, BADC swaps the bytes within each word, and DCBA does both. A 16-bit value has the
  * bytes A B, so ABCD and CDAB send A B, while BADC and DCBA send B A.
  *
  * The register value is engineering value × scale + offset. Integer types round it with

@@ -18,8 +18,8 @@ export interface ProtocolStatus {
 /**
  * Creates the protocols child: the Modbus TCP server, which serves reads from the register image
  * that the station snapshots keep current. A stop from an emergency-stop coil enters the station
- * actor like any other command; feedback writes go to pump_feedback in batches, and rejected
- * writes to the audit log.
+ * actor like any other command. Feedback writes go to pump_feedback in batches, and rejected
+ * writes go to the audit log.
  */
 export function protocolsChild(options: {
   config: AdapterConfig;

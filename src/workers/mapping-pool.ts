@@ -15,7 +15,7 @@ export class MappingPool {
       filename: entry.href,
       minThreads: 0,
       maxThreads: options.maxThreads ?? 1,
-      // Workers exit after a quiet spell, so a pool that is rarely needed holds no threads.
+      // Workers exit after a quiet spell, so a pool that is rarely needed keeps no threads.
       idleTimeout: options.idleTimeoutMs ?? 30_000,
     });
   }

@@ -1,6 +1,6 @@
 """Reads and writes typed Modbus values with pymodbus, for the interoperability test.
 
-Usage: /usr/bin/python3 pymodbus-client.py JSON, where JSON holds port, unit, writes and reads.
+Usage: /usr/bin/python3 pymodbus-client.py JSON, where JSON contains port, unit, writes and reads.
 Each write is {address, type, order, value}, each read {address, type, order}. Prints one JSON
 object with the outcome of each write (null or the error text) and each decoded read value.
 Written for Debian's python3-pymodbus 3.0, whose builder takes byteorder and wordorder.

@@ -49,9 +49,9 @@ function p99(latencies: number[]): number {
 
 /**
  * A separate process that keeps four connections busy with malformed input: unsupported function
- * codes, PDUs of the wrong length, byte counts that do not match, frames cut short, and now and
- * then a bad protocol id, after which the server closes the connection and the attacker opens a
- * new one. It prints how many connections it opened and bytes it received when it gets SIGTERM.
+ * codes, PDUs of the wrong length, byte counts that do not match and frames cut short. Now and
+ * then it sends a bad protocol id, so the server closes the connection and the attacker opens a
+ * new one. On SIGTERM it prints how many connections it opened and bytes it received.
  */
 const ATTACKER = `
 const net = require('node:net');
