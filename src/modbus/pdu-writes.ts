@@ -233,7 +233,7 @@ function describeWriteFailure(image: RegisterImage, unitId: number, table: 'hold
   const name = table === 'holding' ? 'holding register' : 'coil';
   switch (check.reason) {
     case 'read-only':
-      if (entry?.value === 'emergency_stop') {
+      if (entry?.value === 'emergency_stop' && !image.allowsEmergencyStopCoil(unitId)) {
         return `unit id ${unitId} does not allow an emergency stop from Modbus; set allow_modbus_emergency_stop in its station configuration`;
       }
       return `${name} ${check.address} (${entry?.label ?? 'unknown'}) is read-only`;

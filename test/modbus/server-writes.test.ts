@@ -1,7 +1,9 @@
 import { afterEach, describe, it, expect } from 'vitest';
 import type { FeedbackReceived, ModbusTcpServer, WriteRejectedEvent } from '../../src/modbus/server.js';
 import type { ModbusServerOptions } from '../../src/modbus/server.js';
-import { defineMappedStation, MAPPED_STATION, makeMappedSnapshot } from './map-fixture.js';
+import { handleRequestPdu } from '../../src/modbus/pdu.js';
+import { RegisterImage } from '../../src/modbus/register-image.js';
+import { defineMappedStation, MAPPED_STATION, MAPPED_UNIT_ID, makeMappedSnapshot, registers } from './map-fixture.js';
 import { hex, RawModbusClient, toHex } from './raw-client.js';
 import { closeAll, makeTestImage, startServer } from './server-helpers.js';
 
@@ -276,5 +278,24 @@ describe('unknown unit ids', () => {
     client.send(hex('00 60 00 00 00 06 09 03 00 00 00 01'));
     expect(toHex(await client.readAvailable(100))).toBe('');
     await expectExchange(client, '00 61 00 00 00 06 01 03 00 01 00 01', '00 61 00 00 00 05 01 03 02 00 07');
+  });
+});
+
+describe('read-only emergency-stop coil', () => {
+  it('names the coil, not the station setting', () => {
+    const image = new RegisterImage();
+    const definition = {
+      ...MAPPED_STATION,
+      register_map: registers([
+        { kind: 'holding', address: 0, type: 'uint16', value: 'status_word' },
+        { kind: 'coil', address: 4, value: 'emergency_stop', access: 'read_only' },
+      ]),
+    };
+    defineMappedStation(image, definition, makeMappedSnapshot());
+
+    const result = handleRequestPdu(image, MAPPED_UNIT_ID, hex('05 00 04 ff 00'));
+    if (result.kind !== 'exception') throw new Error(`expected an exception, got ${result.kind}`);
+    expect(toHex(result.pdu)).toBe('85 02');
+    expect(result.reason).toMatch(/^coil 4 \(station "mapped-station" register 1 \(coil 4\)\) is read-only$/);
   });
 });
