@@ -34,7 +34,9 @@ export type AuditEventType =
   | 'USER_CREATED'
   | 'ACCESS_DENIED'
   | 'ADAPTER_STARTED'
-  | 'ADAPTER_STOPPED';
+  | 'ADAPTER_STOPPED'
+  /** A Modbus client wrote to a read-only or unmapped address, or tried to clear a stop by coil. */
+  | 'MODBUS_WRITE_REJECTED';
 
 export interface AuditEvent {
   eventType: AuditEventType;

@@ -4,7 +4,7 @@ import { parseDocument, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { AdapterError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { validatedConfigSchema, type ConfigFile, type PumpConfig, type StationConfig } from './schema.js';
+import { validatedConfigSchema, type ConfigFile, type ModbusSettings, type PumpConfig, type StationConfig } from './schema.js';
 
 export const DEMO_CONFIG_PATH = join(PACKAGE_ROOT, 'config', 'demo.yaml');
 
@@ -18,6 +18,8 @@ export interface AdapterConfig {
   bindAddress: string;
   httpPort: number;
   modbusPort: number;
+  /** Limits and storage settings of the Modbus server; its port is modbusPort. */
+  modbus: Omit<ModbusSettings, 'port'>;
   opcuaPort: number;
   logLevel: string;
   adminPassword: string | undefined;
@@ -62,6 +64,7 @@ export function loadConfig(environment: Environment = process.env): AdapterConfi
     bindAddress: nonEmpty(environment.BIND_ADDRESS) ?? file.bind_address,
     httpPort: portFromEnvironment(environment, 'HTTP_PORT') ?? file.http.port,
     modbusPort: portFromEnvironment(environment, 'MODBUS_PORT') ?? file.modbus.port,
+    modbus: withoutPort(file.modbus),
     opcuaPort: portFromEnvironment(environment, 'OPCUA_PORT') ?? file.opcua.port,
     logLevel: nonEmpty(environment.LOG_LEVEL) ?? 'info',
     adminPassword: nonEmpty(environment.CALEJO_ADMIN_PASSWORD),
@@ -90,6 +93,10 @@ export function applyStationDefaults(stations: ConfigFile['stations']): AdapterC
     ...station,
     pumps: station.pumps.map((pump) => ({ ...pump, stop_setpoint: pump.stop_setpoint ?? pump.minimum })),
   }));
+}
+
+function withoutPort({ port: _port, ...settings }: ModbusSettings): Omit<ModbusSettings, 'port'> {
+  return settings;
 }
 
 function readConfigText(source: string): string {

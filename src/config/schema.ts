@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkRegisterMap, registerMapSchema } from '../modbus/register-map-config.js';
 
 /**
  * The YAML configuration file. Every object is strict, so a misspelt key is an error instead of a
@@ -72,15 +73,51 @@ export const stationSchema = z
     /** Whether SCADA may activate an emergency stop by writing 1 to coil 1. Clearing never is. */
     allow_modbus_emergency_stop: z.boolean().default(false),
     pumps: z.array(pumpSchema).min(1, 'list at least one pump').max(16, 'at most 16 pumps per station; split the station'),
+    /** Modbus registers beside (or instead of) the default layout; see docs/modbus-registers.md. */
+    register_map: registerMapSchema.optional(),
+  })
+  .strict()
+  .superRefine((station, context) => {
+    for (const issue of checkRegisterMap(station)) context.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  });
+
+const port = z.number().int().min(0).max(65535);
+
+/** The Modbus TCP server's port and limits. The defaults match MODBUS_SERVER_DEFAULTS in src/modbus/server.ts. */
+export const modbusSchema = z
+  .object({
+    port: port.default(502),
+    /** Simultaneous clients; when full, a client silent for eviction_idle_seconds gives way to a new one. */
+    max_connections: z.number().int().min(1).max(10_000).default(100),
+    /** Simultaneous clients from one IP address. */
+    max_connections_per_address: z.number().int().min(1).max(10_000).default(20),
+    /** Seconds without a request before a client is disconnected. */
+    idle_timeout_seconds: z.number().positive().max(86_400).default(60),
+    /** Seconds within which a new client must send its first complete request. */
+    first_frame_timeout_seconds: z.number().positive().max(3600).default(10),
+    /** Seconds a client must have been silent before a new client may take its place when the server is full. */
+    eviction_idle_seconds: z.number().min(0).max(86_400).default(1),
+    /** Response to a request for a unit id that no station has: exception 0B, or none. */
+    unknown_unit_response: z.enum(['exception', 'none']).default('exception'),
+    /** Feedback rows are inserted at least this often, in milliseconds. */
+    feedback_flush_ms: z.number().int().min(10).max(60_000).default(250),
+    /** Feedback rows per INSERT; a full batch is inserted at once. */
+    feedback_batch_rows: z.number().int().min(1).max(5000).default(500),
+    /** Feedback rows kept while the database is unreachable; beyond it the oldest are dropped and counted. */
+    feedback_buffer_rows: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** One rejected-write audit row per client address and interval; the rest are counted in the next row. */
+    rejected_write_audit_seconds: z.number().positive().max(86_400).default(60),
+    /** Published register values of a station from which its mapping runs in a worker thread instead of inline (docs/benchmarks.md). */
+    mapping_worker_threshold: z.number().int().min(1).default(2000),
   })
   .strict();
 
-const port = z.number().int().min(0).max(65535);
+export type ModbusSettings = z.infer<typeof modbusSchema>;
 
 export const configFileSchema = z
   .object({
     http: z.object({ port: port.default(8080) }).strict().default({ port: 8080 }),
-    modbus: z.object({ port: port.default(502) }).strict().default({ port: 502 }),
+    modbus: modbusSchema.prefault({}),
     opcua: z.object({ port: port.default(4840) }).strict().default({ port: 4840 }),
     bind_address: z.string().min(1).default('0.0.0.0'),
     security: z

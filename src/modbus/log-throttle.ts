@@ -1,7 +1,8 @@
 /**
- * Limits a repeated log line to one per interval and key, so that a misbehaving or malicious
- * client cannot flood the log. Keys are fixed event names, never client addresses, so the map
- * stays small.
+ * Limits a repeated event to one per interval and key, so that a misbehaving or malicious client
+ * cannot flood the log or the audit log. Keys may contain client addresses, so the number of keys
+ * is bounded: beyond maxKeys the key admitted longest ago is forgotten, and its next event is
+ * admitted as if it were the first.
  */
 export class LogThrottle {
   private readonly lastLogged = new Map<string, { at: number; suppressed: number }>();
@@ -9,12 +10,13 @@ export class LogThrottle {
   constructor(
     private readonly intervalMs: number,
     private readonly now: () => number = Date.now,
+    private readonly maxKeys = 1024,
   ) {}
 
   /**
-   * Returns the number of repeats suppressed since the last logged line when the line for `key`
-   * should be logged now, or null when it should be skipped. Repeats after the last logged line
-   * are only reported by the next one, so a burst that stops is never counted in the log.
+   * Returns the number of repeats suppressed since the last admitted event when the event for
+   * `key` should be logged now, or null when it should be skipped. Repeats after the last
+   * admitted event are only reported by the next one, so a burst that stops is never counted.
    */
   admit(key: string): number | null {
     const now = this.now();
@@ -25,7 +27,13 @@ export class LogThrottle {
     }
 
     const suppressed = entry?.suppressed ?? 0;
+    // Deleting first moves the key to the end of the insertion order, which the eviction relies on.
+    this.lastLogged.delete(key);
     this.lastLogged.set(key, { at: now, suppressed: 0 });
+    if (this.lastLogged.size > this.maxKeys) {
+      const oldest = this.lastLogged.keys().next().value;
+      if (oldest !== undefined) this.lastLogged.delete(oldest);
+    }
     return suppressed;
   }
 }

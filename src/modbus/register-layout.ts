@@ -1,5 +1,7 @@
 import { PUMP_MODE_CODES } from '../station/pipeline.js';
 import type { StationSnapshot } from '../station/snapshot.js';
+import type { DataType } from './register-codec.js';
+import type { RegisterMapEntry, RegisterValue } from './register-map.js';
 
 /**
  * The holding-register map of one station, as SCADA reads it. Addresses are wire (PDU) addresses,
@@ -110,4 +112,70 @@ export function encodeStationRegisters(snapshot: StationSnapshot): Buffer {
   });
 
   return registers;
+}
+
+/** Wire address of the discrete input that mirrors the emergency-stop coil, read-only. */
+export const EMERGENCY_STOP_DISCRETE_INPUT_ADDRESS = 0;
+
+/**
+ * Lists the default layout as register map entries: the holding registers above, mirrored as
+ * input registers, coil 1 (writable only where the station allows a stop from Modbus) and
+ * discrete input 1 mirroring it. Encoding these entries gives the same bytes as
+ * encodeStationRegisters.
+ */
+export function defaultLayoutEntries(pumpIds: readonly string[], allowEmergencyStopCoil: boolean): RegisterMapEntry[] {
+  if (pumpIds.length > MAX_PUMPS) {
+    throw new RangeError(`the default Modbus layout fits at most ${MAX_PUMPS} pumps, got ${pumpIds.length}`);
+  }
+  const entries: RegisterMapEntry[] = [];
+  for (const table of ['holding', 'input'] as const) {
+    const add = (address: number, value: RegisterValue, type: DataType, pumpIndex: number | null = null, scale = 1): void => {
+      const pumpLabel = pumpIndex === null ? '' : ` pump ${pumpIndex + 1}`;
+      entries.push({
+        label: `default layout ${table} register ${address}${pumpLabel} ${value}`,
+        table,
+        address,
+        type,
+        order: 'ABCD',
+        scale,
+        offset: 0,
+        writable: false,
+        value,
+        pumpIndex,
+        pumpId: pumpIndex === null ? null : (pumpIds[pumpIndex] ?? null),
+      });
+    };
+
+    add(STATUS_WORD_ADDRESS, 'status_word', 'uint16');
+    add(HEARTBEAT_ADDRESS, 'heartbeat', 'uint16');
+    add(PUMP_COUNT_ADDRESS, 'pump_count', 'uint16');
+    for (let address = PUMP_COUNT_ADDRESS + 1; address < FIRST_PUMP_BLOCK_ADDRESS; address += 1) add(address, 'reserved', 'uint16');
+
+    pumpIds.forEach((_pumpId, pumpIndex) => {
+      const block = pumpBlockAddress(pumpIndex + 1);
+      add(block + PUMP_REGISTER_OFFSETS.setpoint, 'setpoint', 'float32', pumpIndex);
+      add(block + PUMP_REGISTER_OFFSETS.modeCode, 'mode', 'uint16', pumpIndex);
+      add(block + PUMP_REGISTER_OFFSETS.minimum, 'minimum', 'float32', pumpIndex);
+      add(block + PUMP_REGISTER_OFFSETS.maximum, 'maximum', 'float32', pumpIndex);
+      add(block + PUMP_REGISTER_OFFSETS.setpointTimesTen, 'setpoint', 'int16', pumpIndex, 10);
+      for (let offset = PUMP_REGISTER_OFFSETS.setpointTimesTen + 1; offset < PUMP_BLOCK_SIZE; offset += 1) add(block + offset, 'reserved', 'uint16');
+    });
+  }
+
+  const bit = (table: 'coil' | 'discrete_input', address: number, writable: boolean): RegisterMapEntry => ({
+    label: `default layout ${table} ${address} emergency_stop`,
+    table,
+    address,
+    type: null,
+    order: 'ABCD',
+    scale: 1,
+    offset: 0,
+    writable,
+    value: 'emergency_stop',
+    pumpIndex: null,
+    pumpId: null,
+  });
+  entries.push(bit('coil', EMERGENCY_STOP_COIL_ADDRESS, allowEmergencyStopCoil));
+  entries.push(bit('discrete_input', EMERGENCY_STOP_DISCRETE_INPUT_ADDRESS, false));
+  return entries;
 }

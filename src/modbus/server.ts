@@ -1,11 +1,26 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { AdapterLogger } from '../log.js';
-import { ModbusConnection, type EmergencyStopCoilHandler } from './connection.js';
+import {
+  ModbusConnection,
+  type EmergencyStopCoilHandler,
+  type FeedbackHandler,
+  type UnknownUnitResponse,
+  type WriteRejectedHandler,
+} from './connection.js';
 import { listenFailedError } from '../net/listen-error.js';
 import { LogThrottle } from './log-throttle.js';
+import { countConnectionAccepted, countConnectionClosed, countConnectionRejected } from './metrics.js';
 import type { RegisterImage } from './register-image.js';
 
-export type { EmergencyStopCoilHandler, EmergencyStopCoilRequest } from './connection.js';
+export type {
+  EmergencyStopCoilHandler,
+  EmergencyStopCoilRequest,
+  FeedbackHandler,
+  FeedbackReceived,
+  UnknownUnitResponse,
+  WriteRejectedEvent,
+  WriteRejectedHandler,
+} from './connection.js';
 
 export interface ModbusServerOptions {
   image: RegisterImage;
@@ -13,16 +28,36 @@ export interface ModbusServerOptions {
   /** TCP port, or 0 for an ephemeral port as tests use. */
   port: number;
   logger: AdapterLogger;
-  /** Called when SCADA writes 1 to coil 1 of a station that allows it. */
+  /** Called when SCADA writes 1 to an emergency-stop coil of a station that allows it. */
   onEmergencyStopCoil?: EmergencyStopCoilHandler;
-  /** Maximum simultaneous clients. Further connections are closed at once. Default 100. */
+  /** Called with the values of each accepted write to feedback registers or coils. */
+  onFeedback?: FeedbackHandler;
+  /** Called for each write the register map forbids, and for each attempt to clear a stop by coil. */
+  onWriteRejected?: WriteRejectedHandler;
+  /** Maximum simultaneous clients. Default 100. When reached, see `accept` for who gives way. */
   maxConnections?: number;
+  /** Maximum simultaneous clients from one IP address. Default 20. */
+  maxConnectionsPerAddress?: number;
   /** Time in ms after which a client that sent nothing is disconnected. Default 60,000. */
   idleTimeoutMs?: number;
+  /** Time in ms within which a new client must send its first complete frame. Default 10,000. */
+  firstFrameTimeoutMs?: number;
+  /** Time in ms a client must have been silent before a new client may evict it. Default 1,000. */
+  evictionIdleMs?: number;
+  /** Whether a request to an unknown unit id gets exception 0B (default) or no response. */
+  unknownUnitResponse?: UnknownUnitResponse;
 }
 
-const DEFAULT_MAX_CONNECTIONS = 100;
-const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
+/** Defaults of the connection limits; the configuration schema uses the same values. */
+export const MODBUS_SERVER_DEFAULTS = {
+  maxConnections: 100,
+  maxConnectionsPerAddress: 20,
+  idleTimeoutMs: 60_000,
+  firstFrameTimeoutMs: 10_000,
+  evictionIdleMs: 1000,
+  unknownUnitResponse: 'exception',
+} as const;
+
 /** Interval in ms within which a repeated client warning is logged once. */
 const WARNING_INTERVAL_MS = 10_000;
 
@@ -42,20 +77,31 @@ export class ModbusTcpServer {
   private readonly logger: AdapterLogger;
   private readonly server: Server;
   private readonly connections = new Set<ModbusConnection>();
+  private readonly connectionsByAddress = new Map<string, number>();
   private readonly throttle = new LogThrottle(WARNING_INTERVAL_MS);
-  private readonly maxConnections: number;
-  private readonly idleTimeoutMs: number;
+  private readonly limits: Required<Pick<ModbusServerOptions, keyof typeof MODBUS_SERVER_DEFAULTS>>;
 
   constructor(options: ModbusServerOptions) {
     this.options = options;
     this.logger = options.logger.child({ component: 'modbus' });
-    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    if (!Number.isInteger(this.maxConnections) || this.maxConnections < 1) {
-      throw new RangeError(`invalid maxConnections ${this.maxConnections}: use an integer of at least 1`);
+    this.limits = {
+      maxConnections: options.maxConnections ?? MODBUS_SERVER_DEFAULTS.maxConnections,
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? MODBUS_SERVER_DEFAULTS.maxConnectionsPerAddress,
+      idleTimeoutMs: options.idleTimeoutMs ?? MODBUS_SERVER_DEFAULTS.idleTimeoutMs,
+      firstFrameTimeoutMs: options.firstFrameTimeoutMs ?? MODBUS_SERVER_DEFAULTS.firstFrameTimeoutMs,
+      evictionIdleMs: options.evictionIdleMs ?? MODBUS_SERVER_DEFAULTS.evictionIdleMs,
+      unknownUnitResponse: options.unknownUnitResponse ?? MODBUS_SERVER_DEFAULTS.unknownUnitResponse,
+    };
+    for (const name of ['maxConnections', 'maxConnectionsPerAddress'] as const) {
+      const value = this.limits[name];
+      if (!Number.isInteger(value) || value < 1) throw new RangeError(`invalid ${name} ${value}: use an integer of at least 1`);
     }
-    if (!Number.isFinite(this.idleTimeoutMs) || this.idleTimeoutMs <= 0) {
-      throw new RangeError(`invalid idleTimeoutMs ${this.idleTimeoutMs}: use a positive number of milliseconds`);
+    for (const name of ['idleTimeoutMs', 'firstFrameTimeoutMs'] as const) {
+      const value = this.limits[name];
+      if (!Number.isFinite(value) || value <= 0) throw new RangeError(`invalid ${name} ${value}: use a positive number of milliseconds`);
+    }
+    if (!Number.isFinite(this.limits.evictionIdleMs) || this.limits.evictionIdleMs < 0) {
+      throw new RangeError(`invalid evictionIdleMs ${this.limits.evictionIdleMs}: use a number of milliseconds of at least 0`);
     }
 
     this.server = createServer((socket) => this.accept(socket));
@@ -106,32 +152,93 @@ export class ModbusTcpServer {
     for (const connection of this.connections) connection.destroy();
   }
 
+  /**
+   * Admits a new client within the limits. A client beyond the per-address limit is closed at
+   * once. When the server is full, the new client takes the place of the connection that has sent
+   * nothing for longest, if that one has been silent for evictionIdleMs, preferring connections
+   * that never sent a complete frame. Otherwise the new client is closed. So idle connections,
+   * however many, cannot lock out a client that polls.
+   */
   private accept(socket: Socket): void {
-    if (this.connections.size >= this.maxConnections) {
-      const suppressed = this.throttle.admit('connection-limit');
-      if (suppressed !== null) {
-        this.logger.warning(
-          { remote_address: socket.remoteAddress, max_connections: this.maxConnections, suppressed_repeats: suppressed },
-          'rejecting Modbus client because the connection limit is reached',
-        );
-      }
-      socket.destroy();
+    const remoteAddress = socket.remoteAddress ?? 'unknown';
+    const fromAddress = this.connectionsByAddress.get(remoteAddress) ?? 0;
+    if (fromAddress >= this.limits.maxConnectionsPerAddress) {
+      this.reject(socket, 'max_connections_per_address', { max_connections_per_address: this.limits.maxConnectionsPerAddress });
       return;
+    }
+    if (this.connections.size >= this.limits.maxConnections) {
+      const evicted = this.pickConnectionToEvict();
+      if (!evicted) {
+        this.reject(socket, 'max_connections', { max_connections: this.limits.maxConnections });
+        return;
+      }
+      this.logger.info(
+        { remote_address: evicted.remoteAddress, idle_ms: Date.now() - evicted.lastActivityAt, sent_frame: evicted.receivedFrame, new_remote_address: remoteAddress },
+        'evicting the longest idle Modbus client to admit a new one',
+      );
+      this.forget(evicted);
+      evicted.destroy('evicted');
     }
 
     const connection = new ModbusConnection(socket, {
       image: this.options.image,
       logger: this.logger,
       throttle: this.throttle,
-      idleTimeoutMs: this.idleTimeoutMs,
+      idleTimeoutMs: this.limits.idleTimeoutMs,
+      firstFrameTimeoutMs: this.limits.firstFrameTimeoutMs,
+      unknownUnitResponse: this.limits.unknownUnitResponse,
       onEmergencyStopCoil: this.options.onEmergencyStopCoil,
+      onFeedback: this.options.onFeedback,
+      onWriteRejected: this.options.onWriteRejected,
     });
     this.connections.add(connection);
+    this.connectionsByAddress.set(remoteAddress, fromAddress + 1);
+    countConnectionAccepted();
     this.logger.debug({ remote_address: connection.remoteAddress, connections: this.connections.size }, 'Modbus client connected');
 
     socket.once('close', () => {
-      this.connections.delete(connection);
-      this.logger.debug({ remote_address: connection.remoteAddress, connections: this.connections.size }, 'Modbus client disconnected');
+      this.forget(connection);
+      countConnectionClosed(connection.closeReason);
+      this.logger.debug({ remote_address: connection.remoteAddress, connections: this.connections.size, reason: connection.closeReason }, 'Modbus client disconnected');
     });
+  }
+
+  /** Removes a connection from the counts once; an evicted connection is removed before its socket closes. */
+  private forget(connection: ModbusConnection): void {
+    if (!this.connections.delete(connection)) return;
+    const remaining = (this.connectionsByAddress.get(connection.remoteAddress) ?? 1) - 1;
+    if (remaining > 0) this.connectionsByAddress.set(connection.remoteAddress, remaining);
+    else this.connectionsByAddress.delete(connection.remoteAddress);
+  }
+
+  private pickConnectionToEvict(): ModbusConnection | null {
+    const now = Date.now();
+    let candidate: ModbusConnection | null = null;
+    for (const connection of this.connections) {
+      if (now - connection.lastActivityAt < this.limits.evictionIdleMs) continue;
+      if (!candidate) {
+        candidate = connection;
+        continue;
+      }
+      // A connection that never sent a frame goes before one that did, then the longest idle.
+      if (candidate.receivedFrame !== connection.receivedFrame) {
+        if (!connection.receivedFrame) candidate = connection;
+        continue;
+      }
+      if (connection.lastActivityAt < candidate.lastActivityAt) candidate = connection;
+    }
+    return candidate;
+  }
+
+  private reject(socket: Socket, reason: 'max_connections' | 'max_connections_per_address', limit: Record<string, number>): void {
+    countConnectionRejected(reason);
+    const suppressed = this.throttle.admit(reason);
+    if (suppressed !== null) {
+      this.logger.warning(
+        { remote_address: socket.remoteAddress, ...limit, suppressed_repeats: suppressed },
+        reason === 'max_connections' ? 'rejecting Modbus client because the connection limit is reached' : 'rejecting Modbus client because its address has reached the per-address connection limit',
+      );
+    }
+    socket.destroy();
   }
 }

@@ -7,6 +7,9 @@ import { PACKAGE_ROOT } from '../paths.js';
 import { Supervisor, type SupervisorEscalation } from '../actors/supervisor.js';
 import { StationRegistry } from '../actors/station-registry.js';
 import { RegisterImage } from '../modbus/register-image.js';
+import { registerMapDefinition } from '../modbus/register-map-config.js';
+import { RegisterMapper } from '../modbus/register-mapper.js';
+import { MappingPool } from '../workers/mapping-pool.js';
 import { TokenService } from '../auth/tokens.js';
 import { CredentialService } from '../auth/credentials.js';
 import { readOrCreateSecretFile } from '../auth/local-secret.js';
@@ -27,6 +30,7 @@ export const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json
 export class Adapter {
   readonly stations = new StationRegistry();
   readonly image = new RegisterImage();
+  readonly mapper: RegisterMapper;
   readonly supervisor: Supervisor;
   readonly startedAt = new Date();
   private database: Database | null = null;
@@ -39,10 +43,19 @@ export class Adapter {
     policy: Partial<SupervisorPolicy> = {},
   ) {
     for (const station of config.stations) {
-      this.image.defineStation(station.unit_id, { allowEmergencyStopCoil: station.allow_modbus_emergency_stop });
+      this.image.defineStation(station.unit_id, {
+        allowEmergencyStopCoil: station.allow_modbus_emergency_stop,
+        ...(station.register_map ? { map: registerMapDefinition(station) } : {}),
+      });
     }
+    this.mapper = new RegisterMapper({
+      image: this.image,
+      logger,
+      workerThreshold: config.modbus.mapping_worker_threshold,
+      createPool: () => new MappingPool(),
+    });
     // The image subscribes before any station starts, so it never misses the stop image.
-    this.stations.subscribe((snapshot) => this.image.setStation(snapshot));
+    this.stations.subscribe((snapshot) => this.mapper.publish(snapshot));
     collectProcessMetrics();
     registerStationMetrics(metricsRegistry, this.stations);
 
@@ -63,6 +76,7 @@ export class Adapter {
           logger,
           stations: this.stations,
           image: this.image,
+          getDatabase,
           setStatus: (name, status) => (this.protocolStatus[name] = status),
         }),
         httpChild({
@@ -94,8 +108,9 @@ export class Adapter {
     return this.supervisor.start();
   }
 
-  stop(): Promise<void> {
-    return this.supervisor.stop();
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+    await this.mapper.close();
   }
 
   onEscalation(listener: (error: SupervisorEscalation) => void): void {

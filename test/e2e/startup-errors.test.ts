@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adapterEnvironment, runAdapterToExit } from '../helpers/adapter-process.js';
+import { createPostgresDatabase } from '../helpers/databases.js';
 
 describe('start-up errors', () => {
   let folder: string;
@@ -47,11 +48,17 @@ describe('start-up errors', () => {
       throw new Error('this test switches to the nobody user and must run as root, as CI does');
     }
     const dataDir = join(folder, 'data-nobody');
-    const result = await runAdapterToExit(adapterEnvironment({ MODBUS_PORT: '502', CALEJO_DATA_DIR: dataDir, HOME: folder }), { uid: 65534, gid: 65534 });
+    // PostgreSQL rather than the embedded database, whose start-up under load can take longer than
+    // the rest of this test; the listen error is the same either way.
+    const database = await createPostgresDatabase();
+    const result = await runAdapterToExit(adapterEnvironment({ MODBUS_PORT: '502', CALEJO_DATA_DIR: dataDir, HOME: folder, DATABASE_URL: database.url ?? undefined }), {
+      uid: 65534,
+      gid: 65534,
+    }).finally(() => database.drop());
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('502');
     expect(lines[0]).toContain('set MODBUS_PORT');
-  });
+  }, 60_000);
 });

@@ -16,7 +16,7 @@ function makeImage(): RegisterImage {
 describe('handleRequestPdu responses', () => {
   const cases: Array<[string, number, string, string]> = [
     ['unknown unit before unsupported function', 9, '2b 0e 01 00', 'ab 0b'],
-    ['unsupported function code', 1, '10 00 00 00 01 02 00 00', '90 01'],
+    ['unsupported function code', 1, '2b 0e 01 00', 'ab 01'],
     ['function code with the exception bit', 1, '83 00 00 00 01', '83 01'],
     ['quantity checked before address', 1, '03 ff ff 00 00', '83 03'],
     ['read of 125 registers past the map', 1, '03 00 00 00 7d', '83 02'],
@@ -38,8 +38,9 @@ describe('handleRequestPdu responses', () => {
     ['coil write at address 1', 1, '05 00 01 ff 00', '85 02'],
     ['coil write on a station without permission', 2, '05 00 00 ff 00', '85 02'],
     ['coil write OFF on a station without permission', 2, '05 00 00 00 00', '85 02'],
-    ['discrete input read', 1, '02 00 00 00 01', '82 01'],
-    ['single register write', 1, '06 00 00 00 01', '86 01'],
+    ['discrete input read of an active stop', 1, '02 00 00 00 01', '02 01 01'],
+    ['discrete input read at address 1', 1, '02 00 01 00 01', '82 02'],
+    ['single register write to the read-only status word', 1, '06 00 00 00 01', '86 02'],
   ];
 
   it.each(cases)('%s', (_name, unitId, request, expected) => {
@@ -52,7 +53,9 @@ describe('handleRequestPdu emergency-stop coil', () => {
   it('asks the caller to run the stop and echo the request', () => {
     const request = hex('05 00 00 ff 00');
     const result = handleRequestPdu(makeImage(), 1, request);
-    expect(result.kind).toBe('emergency-stop-coil');
+    if (result.kind !== 'write') throw new Error(`expected a write, got ${result.kind}`);
+    expect(result.emergencyStop).toBe(true);
+    expect(result.feedback).toEqual([]);
     expect(result.pdu).toEqual(request);
   });
 

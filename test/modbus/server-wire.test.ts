@@ -67,8 +67,8 @@ describe('Modbus server reads', () => {
 
 describe('Modbus server exception responses', () => {
   const cases: Array<[string, string, string]> = [
-    ['01 for write single register', '00 10 00 00 00 06 01 06 00 00 00 01', '00 10 00 00 00 03 01 86 01'],
-    ['01 for write multiple registers', '00 11 00 00 00 09 01 10 00 00 00 01 02 00 01', '00 11 00 00 00 03 01 90 01'],
+    ['01 for an unsupported function code', '00 10 00 00 00 04 01 2b 0e 01', '00 10 00 00 00 03 01 ab 01'],
+    ['02 for a write to the read-only status word', '00 11 00 00 00 09 01 10 00 00 00 01 02 00 01', '00 11 00 00 00 03 01 90 02'],
     ['02 for a range past the map', '00 12 00 00 00 06 01 03 00 1c 00 05', '00 12 00 00 00 03 01 83 02'],
     ['02 for FC4 past the map', '00 13 00 00 00 06 01 04 00 1e 00 01', '00 13 00 00 00 03 01 84 02'],
     ['03 for a quantity of 0', '00 14 00 00 00 06 01 03 00 00 00 00', '00 14 00 00 00 03 01 83 03'],
@@ -86,6 +86,9 @@ describe('Modbus server exception responses', () => {
   it('returns 04 when a handler throws', async () => {
     class FailingImage extends RegisterImage {
       override readHolding(): RegisterRead {
+        throw new Error('simulated register image failure');
+      }
+      override readInput(): RegisterRead {
         throw new Error('simulated register image failure');
       }
     }
