@@ -11,9 +11,29 @@ import { TokenService } from '../auth/tokens.js';
 import { readOrCreateSecretFile } from '../auth/local-secret.js';
 import type { SupervisorPolicy } from '../machines/supervisor.js';
 import { databaseChild } from './database-child.js';
-import { stationsChild } from './stations-child.js';
+import { stationsChild, type StationDependencyOverrides, type StationsChild } from './stations-child.js';
+import { AlertEvents } from '../station/alert-events.js';
 import { protocolsChild, type ProtocolStatus } from './protocols-child.js';
 import { httpChild } from './http-child.js';
+
+export interface AdapterOptions {
+  /** Policy of the root supervisor. */
+  policy?: Partial<SupervisorPolicy>;
+  /** Policy of the stations supervisor, which restarts single station actors. */
+  stationPolicy?: Partial<SupervisorPolicy>;
+  /** Extra station dependencies per station id, such as an injected clock in tests. */
+  stationDependencies?: StationDependencyOverrides;
+}
+
+/** One escalation of a supervisor below the root, kept for health reports. */
+export interface EscalationRecord {
+  supervisor: string;
+  child: string;
+  reason: string;
+  at: Date;
+}
+
+const KEPT_ESCALATIONS = 20;
 
 export const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -24,7 +44,10 @@ export const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json
 export class Adapter {
   readonly stations = new StationRegistry();
   readonly image = new RegisterImage();
+  readonly alerts: AlertEvents;
   readonly supervisor: Supervisor;
+  private readonly stationsSpec: StationsChild;
+  private readonly escalations: EscalationRecord[] = [];
   readonly startedAt = new Date();
   private database: Database | null = null;
   private readonly protocolStatus: Record<string, ProtocolStatus> = {};
@@ -33,8 +56,9 @@ export class Adapter {
   constructor(
     readonly config: AdapterConfig,
     private readonly logger: AdapterLogger,
-    policy: Partial<SupervisorPolicy> = {},
+    options: AdapterOptions = {},
   ) {
+    this.alerts = new AlertEvents(logger);
     for (const station of config.stations) {
       this.image.defineStation(station.unit_id, { allowEmergencyStopCoil: station.allow_modbus_emergency_stop });
     }
@@ -43,14 +67,27 @@ export class Adapter {
 
     const getDatabase = () => this.database;
     const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(join(config.dataDir, 'jwt-secret')).value;
+    this.stationsSpec = stationsChild({
+      config,
+      logger,
+      stations: this.stations,
+      getDatabase,
+      alerts: this.alerts,
+      policy: options.stationPolicy,
+      dependencyOverrides: options.stationDependencies,
+      onEscalation: (error) => {
+        this.escalations.push({ supervisor: error.supervisorId, child: error.childId, reason: error.message, at: new Date() });
+        this.escalations.splice(0, Math.max(0, this.escalations.length - KEPT_ESCALATIONS));
+      },
+    });
 
     this.supervisor = new Supervisor({
       id: 'root',
       logger,
-      policy,
+      policy: options.policy,
       children: [
         databaseChild({ config, logger, stations: this.stations, setDatabase: (database) => (this.database = database) }),
-        stationsChild({ config, logger, stations: this.stations, getDatabase }),
+        this.stationsSpec,
         protocolsChild({
           config,
           logger,
@@ -70,7 +107,8 @@ export class Adapter {
             version: VERSION,
             describeRuntime: () => ({
               startedAt: this.startedAt,
-              supervisor: this.supervisor.describe(),
+              supervisor: this.describeSupervision(),
+              escalations: [...this.escalations],
               protocols: { ...this.protocolStatus },
               database: this.database ? { kind: this.database.kind, description: this.database.description } : null,
             }),
@@ -84,8 +122,21 @@ export class Adapter {
     return this.supervisor.start();
   }
 
-  stop(): Promise<void> {
-    return this.supervisor.stop();
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+    await this.stationsSpec.closeQueues(5000);
+  }
+
+  /**
+   * The root supervisor's records, with each station actor's record added as
+   * `stations/<station id>`, so health and status show single station restarts.
+   */
+  private describeSupervision(): ReturnType<Supervisor['describe']> {
+    const root = this.supervisor.describe();
+    const stations = this.stationsSpec.describe();
+    if (!stations) return root;
+    const stationChildren = Object.fromEntries(Object.entries(stations.children).map(([id, record]) => [`stations/${id}`, record]));
+    return { status: root.status, children: { ...root.children, ...stationChildren } };
   }
 
   onEscalation(listener: (error: SupervisorEscalation) => void): void {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 
 /** Reads the plan value per pump id that covers `at`, taking the newest row (created_at, then plan_id). */
 export async function readActivePlanValues(database: Queryable, stationId: string, at: Date): Promise<Map<string, number>> {
@@ -19,4 +19,48 @@ export async function readLastPlanWrite(database: Queryable, stationId: string):
     [stationId],
   );
   return result.rows[0]?.last_written ?? null;
+}
+
+/**
+ * The first interval start or end of the station's rows after `at`: the next moment at which a
+ * different row may cover a pump, so the plan must be read again. Null when no row starts or ends
+ * later.
+ */
+export async function readNextPlanBoundary(database: Queryable, stationId: string, at: Date): Promise<Date | null> {
+  const result = await database.query<{ boundary: Date | null }>(
+    `SELECT least(
+       (SELECT min(interval_start) FROM pump_plans WHERE station_id = $1 AND interval_start > $2),
+       (SELECT min(interval_end) FROM pump_plans WHERE station_id = $1 AND interval_end > $2)
+     ) AS boundary`,
+    [stationId, at],
+  );
+  return result.rows[0]?.boundary ?? null;
+}
+
+export interface PlanRow {
+  stationId: string;
+  pumpId: string;
+  intervalStart: Date;
+  intervalEnd: Date;
+  targetValue: number;
+}
+
+/**
+ * Inserts plan rows in one transaction, so an upload applies whole or not at all. All rows of one
+ * call share created_at (the transaction's start), so among them the later row (higher plan_id)
+ * wins where two cover the same moment. Returns the new plan ids in input order.
+ */
+export async function insertPlanRows(database: Database, rows: PlanRow[], planVersion: string): Promise<string[]> {
+  return database.transaction(async (tx) => {
+    const ids: string[] = [];
+    for (const row of rows) {
+      const inserted = await tx.query<{ plan_id: string | number }>(
+        `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, plan_version)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING plan_id`,
+        [row.stationId, row.pumpId, row.intervalStart, row.intervalEnd, row.targetValue, planVersion],
+      );
+      ids.push(String(inserted.rows[0]?.plan_id));
+    }
+    return ids;
+  });
 }

@@ -72,6 +72,8 @@ describe('watchdog with a real PostgreSQL outage', () => {
   });
 
   it('goes to failsafe after the grace period and back', async () => {
+    // A station stored as operational restores through the recovery ramp.
+    await waitForSnapshot(actor, (snapshot) => snapshot.stopState === 'operational', 2000);
     expect(actor.getSnapshot().pumps[0]).toMatchObject({ setpoint: 40, mode: 'plan' });
 
     const cutAt = Date.now();
@@ -86,7 +88,7 @@ describe('watchdog with a real PostgreSQL outage', () => {
     expect(failsafe.databaseUnreachable).toBe(true);
 
     await proxy.restore();
-    const recovered = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan', 10_000);
+    const recovered = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan' && snapshot.pumps[0]!.setpoint === 40, 10_000);
     const recoveredAt = Date.now();
     expect(recovered.pumps[0]!.setpoint).toBe(40);
     expect(recovered.failsafeActive).toBe(false);
@@ -172,7 +174,7 @@ describe('watchdog for stale plans', () => {
     await database.query(
       `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value) VALUES ('s1', 'p1', now() - interval '1 minute', now() + interval '1 hour', 35)`,
     );
-    const fresh = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan', 2000);
+    const fresh = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan' && snapshot.pumps[0]!.setpoint === 35, 2000);
     expect(fresh.pumps[0]!.setpoint).toBe(35);
     expect(fresh.planStale).toBe(false);
   });

@@ -15,6 +15,9 @@ async function probeDatabase(dependencies: HttpDependencies): Promise<{ status: 
   }
 }
 
+/** How long a supervisor escalation below the root keeps the adapter reported as degraded. */
+const RECENT_ESCALATION_MS = 15 * 60_000;
+
 export function registerHealthRoutes(router: Router, dependencies: HttpDependencies): void {
   // Unauthenticated on purpose: load balancers and the health-check script call it without a token.
   router.get('/api/v1/health', async (context) => {
@@ -23,10 +26,13 @@ export function registerHealthRoutes(router: Router, dependencies: HttpDependenc
     const children = Object.values(runtime.supervisor.children);
     const protocolsDown = Object.entries(runtime.protocols).filter(([, protocol]) => !protocol.listening).map(([name]) => name);
     const restarting = children.some((child) => child.status !== 'running');
+    const escalations = runtime.escalations ?? [];
+    const lastEscalation = escalations.at(-1);
+    const recentEscalation = lastEscalation !== undefined && Date.now() - lastEscalation.at.getTime() < RECENT_ESCALATION_MS;
 
     let status: 'healthy' | 'degraded' | 'unhealthy' = 'healthy';
     if (database.status === 'down' || runtime.supervisor.status !== 'supervising') status = 'unhealthy';
-    else if (restarting || protocolsDown.length > 0) status = 'degraded';
+    else if (restarting || recentEscalation || protocolsDown.length > 0) status = 'degraded';
 
     context.status = status === 'unhealthy' ? 503 : 200;
     context.body = {
@@ -36,6 +42,10 @@ export function registerHealthRoutes(router: Router, dependencies: HttpDependenc
         database,
         supervisor: runtime.supervisor.status,
         protocols_down: protocolsDown,
+        restarting: Object.entries(runtime.supervisor.children).filter(([, child]) => child.status !== 'running').map(([id]) => id),
+        last_escalation: lastEscalation
+          ? { supervisor: lastEscalation.supervisor, child: lastEscalation.child, reason: lastEscalation.reason, at: lastEscalation.at.toISOString() }
+          : null,
       },
     };
   });
