@@ -9,6 +9,9 @@ import { authenticate } from './authenticate.js';
 import { registerHealthRoutes, registerStatusRoute } from './routes/health.js';
 import { registerLoginRoute } from './routes/login.js';
 import { registerStationRoutes } from './routes/stations.js';
+import { registerOverrideRoutes } from './routes/overrides.js';
+import { registerPlanRoutes } from './routes/plans.js';
+import { registerSystemStopRoutes } from './routes/system-stop.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -50,6 +53,9 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   protectedRoutes.use(authenticate(dependencies));
   registerStatusRoute(protectedRoutes, dependencies);
   registerStationRoutes(protectedRoutes, dependencies);
+  registerOverrideRoutes(protectedRoutes, dependencies);
+  registerPlanRoutes(protectedRoutes, dependencies);
+  registerSystemStopRoutes(protectedRoutes, dependencies);
   app.use(protectedRoutes.routes());
   app.use(protectedRoutes.allowedMethods({ throw: true }));
 

@@ -28,7 +28,7 @@ export function validateOverride(input: { stationId: string; pumpId: string; lim
 
   const remainingMs = request.expiresAt.getTime() - now.getTime();
   if (!Number.isFinite(remainingMs) || remainingMs <= 0) {
-    throw new AdapterError('VALIDATION_FAILED', `invalid field expires_at: ${request.expiresAt.toISOString()} is not in the future; give a later time or duration_seconds`, {
+    throw new AdapterError('VALIDATION_FAILED', `invalid field expires_at: ${describeTime(request.expiresAt)} is not in the future; give a later time or duration_seconds`, {
       details: { invalid_params: [{ name: 'expires_at', reason: 'must be in the future' }] },
     });
   }
@@ -38,4 +38,8 @@ export function validateOverride(input: { stationId: string; pumpId: string; lim
       details: { invalid_params: [{ name: 'expires_at', reason: `at most ${maxSeconds} s ahead` }] },
     });
   }
+}
+
+function describeTime(time: Date): string {
+  return Number.isNaN(time.getTime()) ? 'an invalid time' : time.toISOString();
 }

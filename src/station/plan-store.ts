@@ -1,4 +1,5 @@
 import type { Database, Queryable } from '../db/database.js';
+import { writeAuditEvent, type AuditEvent } from '../audit/audit-log.js';
 
 /** Reads the plan value per pump id that covers `at`, taking the newest row (created_at, then plan_id). */
 export async function readActivePlanValues(database: Queryable, stationId: string, at: Date): Promise<Map<string, number>> {
@@ -46,11 +47,12 @@ export interface PlanRow {
 }
 
 /**
- * Inserts plan rows in one transaction, so an upload applies whole or not at all. All rows of one
- * call share created_at (the transaction's start), so among them the later row (higher plan_id)
- * wins where two cover the same moment. Returns the new plan ids in input order.
+ * Inserts plan rows and the upload's audit row in one transaction, so an upload applies whole or
+ * not at all. All rows of one call share created_at (the transaction's start), so among them the
+ * later row (higher plan_id) wins where two cover the same moment. Returns the new plan ids in
+ * input order.
  */
-export async function insertPlanRows(database: Database, rows: PlanRow[], planVersion: string): Promise<string[]> {
+export async function insertPlanRows(database: Database, rows: PlanRow[], planVersion: string, audit: AuditEvent): Promise<string[]> {
   return database.transaction(async (tx) => {
     const ids: string[] = [];
     for (const row of rows) {
@@ -61,6 +63,7 @@ export async function insertPlanRows(database: Database, rows: PlanRow[], planVe
       );
       ids.push(String(inserted.rows[0]?.plan_id));
     }
+    await writeAuditEvent(tx, { ...audit, details: { ...audit.details, plan_version: planVersion, rows: rows.length, first_plan_id: ids[0], last_plan_id: ids.at(-1) } });
     return ids;
   });
 }

@@ -9,7 +9,7 @@ import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
 import { requirePermission } from '../authenticate.js';
 import { parseBody, requestText } from '../validate.js';
 
-const commandSchema = z
+export const commandSchema = z
   .object({
     reason: requestText(500).optional(),
     operator: requestText(128).optional(),
@@ -53,7 +53,7 @@ function stopStatusBody(snapshot: StationSnapshot) {
   };
 }
 
-function findStation(dependencies: HttpDependencies, stationId: string): StationActor {
+export function findStation(dependencies: HttpDependencies, stationId: string): StationActor {
   const actor = dependencies.stations.get(stationId);
   if (!actor) {
     const known = dependencies.stations.all().map((each) => each.stationId).join(', ');
@@ -62,7 +62,7 @@ function findStation(dependencies: HttpDependencies, stationId: string): Station
   return actor;
 }
 
-function originOf(context: Context, body: z.infer<typeof commandSchema>): CommandOrigin {
+export function originOf(context: Context, body: z.infer<typeof commandSchema>): CommandOrigin {
   const user = context.state.user as AuthenticatedUser;
   return {
     source: 'rest',
