@@ -75,7 +75,7 @@ export class PersistenceQueue {
       this.writes.push({ kind: 'command', record, resolve, attempts: 0 });
     });
     this.notifyPendingChanged();
-    void this.run();
+    this.runSoon();
     return committed;
   }
 
@@ -85,7 +85,7 @@ export class PersistenceQueue {
     const committed = new Promise<void>((resolve) => {
       this.writes.push({ kind: 'audit', event: stamped, resolve, attempts: 0 });
     });
-    void this.run();
+    this.runSoon();
     return committed;
   }
 
@@ -112,6 +112,14 @@ export class PersistenceQueue {
       );
     }
     return this.writes.length;
+  }
+
+  /**
+   * Starts writing once the caller's synchronous work is done, so that a system-wide stop switches
+   * every station's outputs before the first station's write reaches the database.
+   */
+  private runSoon(): void {
+    queueMicrotask(() => void this.run());
   }
 
   private async run(): Promise<void> {
