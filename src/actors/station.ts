@@ -347,24 +347,31 @@ export class StationActor {
   }
 
   private async readPlans(): Promise<void> {
+    const at = this.guarded(() => this.dependencies.now());
+    if (at === undefined) return;
     const database = this.dependencies.getDatabase();
-    if (!database) {
-      this.setDatabaseUnreachable(true);
-      this.guarded(() => this.recompute());
-      return;
+
+    let read: { values: Map<string, number>; lastWrite: Date | null; boundary: Date | null } | null = null;
+    if (database) {
+      try {
+        read = {
+          values: await readActivePlanValues(database, this.stationId, at),
+          lastWrite: await readLastPlanWrite(database, this.stationId),
+          boundary: await readNextPlanBoundary(database, this.stationId, at),
+        };
+      } catch (error) {
+        this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
+      }
     }
-    try {
-      const now = this.dependencies.now();
-      this.planValues = await readActivePlanValues(database, this.stationId, now);
-      this.lastPlanWriteMs = (await readLastPlanWrite(database, this.stationId))?.getTime() ?? null;
-      this.nextPlanBoundary = await readNextPlanBoundary(database, this.stationId, now);
-      this.lastDatabaseContactMs = this.dependencies.monotonicNow();
-      this.setDatabaseUnreachable(false);
-    } catch (error) {
-      this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
-      this.setDatabaseUnreachable(true);
-    }
+
     this.guarded(() => {
+      if (read) {
+        this.planValues = read.values;
+        this.lastPlanWriteMs = read.lastWrite?.getTime() ?? null;
+        this.nextPlanBoundary = read.boundary;
+        this.lastDatabaseContactMs = this.dependencies.monotonicNow();
+      }
+      this.setDatabaseUnreachable(read === null);
       this.scheduleBoundary();
       this.recompute();
     });
@@ -595,15 +602,16 @@ export class StationActor {
    * Runs the station's own work. When it throws, the actor halts on the stop image and reports to
    * its supervisor, which restarts the station from the state the database holds.
    */
-  private guarded(work: () => void): void {
-    if (this.halted) return;
+  private guarded<T>(work: () => T): T | undefined {
+    if (this.halted) return undefined;
     try {
-      work();
+      return work();
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       this.logger.error({ err: failure }, 'station actor failed; publishing the stop image until it is restarted');
       this.halt();
       for (const handler of this.failureHandlers) handler(failure);
+      return undefined;
     }
   }
 
