@@ -25,7 +25,13 @@ export interface InProcessAdapter {
  * Writes `yaml` to a temporary configuration file and starts an Adapter on `databaseUrl`. The
  * same `dataDir` may be passed again to start a second adapter on the same data, as after a crash.
  */
-export async function startInProcessAdapter(yaml: string, databaseUrl: string, options: AdapterOptions = {}, dataDir = mkdtempSync(join(tmpdir(), 'calejo-station-'))): Promise<InProcessAdapter & { dataDir: string }> {
+export async function startInProcessAdapter(
+  yaml: string,
+  databaseUrl: string,
+  options: AdapterOptions = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'calejo-station-')),
+  beforeStart?: (adapter: Adapter) => void,
+): Promise<InProcessAdapter & { dataDir: string }> {
   const configPath = join(dataDir, 'calejo.yaml');
   writeFileSync(configPath, yaml);
   const config = loadConfig({
@@ -39,6 +45,7 @@ export async function startInProcessAdapter(yaml: string, databaseUrl: string, o
     JWT_SECRET: 'station-test-jwt-secret-0123456789abcdef',
   });
   const adapter = new Adapter(config, createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), options);
+  beforeStart?.(adapter);
   await adapter.start();
   const baseUrl = `http://127.0.0.1:${adapter.ports.http}`;
   const token = await login(baseUrl, ADMIN_PASSWORD);

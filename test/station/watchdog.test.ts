@@ -6,6 +6,7 @@ import { openPostgres } from '../../src/db/postgres.js';
 import { migrate } from '../../src/db/migrate.js';
 import { mirrorConfiguration } from '../../src/db/mirror-config.js';
 import { createLogger } from '../../src/log.js';
+import { encodeStationRegisters, STATUS_BITS } from '../../src/modbus/register-layout.js';
 import type { StationSnapshot } from '../../src/station/snapshot.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
@@ -82,16 +83,21 @@ describe('watchdog with a real PostgreSQL outage', () => {
     expect(unreachable.pumps[0]!.mode).toBe('plan');
 
     const failsafe = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'failsafe', 5000);
-    expect(Date.now() - cutAt).toBeGreaterThanOrEqual(400);
+    // The grace period runs from the last successful read, at most one 50 ms heartbeat before the cut.
+    expect(Date.now() - cutAt).toBeGreaterThanOrEqual(400 - 50);
     expect(failsafe.pumps[0]!.setpoint).toBe(22);
     expect(failsafe.failsafeActive).toBe(true);
     expect(failsafe.databaseUnreachable).toBe(true);
+    const statusWord = encodeStationRegisters(failsafe).readUInt16BE(0);
+    expect(statusWord & STATUS_BITS.failsafeActive).toBe(STATUS_BITS.failsafeActive);
+    expect(statusWord & STATUS_BITS.databaseUnreachable).toBe(STATUS_BITS.databaseUnreachable);
 
     await proxy.restore();
     const recovered = await waitForSnapshot(actor, (snapshot) => snapshot.pumps[0]!.mode === 'plan' && snapshot.pumps[0]!.setpoint === 40, 10_000);
     const recoveredAt = Date.now();
     expect(recovered.pumps[0]!.setpoint).toBe(40);
     expect(recovered.failsafeActive).toBe(false);
+    expect(encodeStationRegisters(recovered).readUInt16BE(0) & STATUS_BITS.failsafeActive).toBe(0);
     expect(recovered.databaseUnreachable).toBe(false);
 
     // The episode started while the database was cut off; both rows arrive once it is back.
