@@ -2,8 +2,8 @@
  * Emergency-stop latency of a running adapter on PostgreSQL. Run it with `npm run bench:estop`,
  * and see `--help` for the options. Results go to stdout as a Markdown table, progress to stderr.
  *
- * Each cycle sends the REST emergency stop for station001 and measures (a) the time until the
- * first Modbus FC3 read of its status word shows bit 0, and (b) the time until the REST response,
+ * Each cycle sends the REST emergency stop for station001 and measures two times. (a) runs until
+ * the first Modbus FC3 read of its status word shows bit 0. (b) runs until the REST response,
  * which the adapter sends after the stop is committed to the database. The stop is then cleared,
  * leaving the station held, and the next cycle starts once the status word shows bit 0 clear.
  */

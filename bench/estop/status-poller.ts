@@ -12,7 +12,7 @@ interface Waiter {
 
 /**
  * Reads a station's status word (holding register 40001) over raw Modbus TCP in a closed loop
- * while someone waits for a change: the next FC3 request leaves as soon as the previous response
+ * while a caller waits for a change. The next FC3 request leaves as soon as the previous response
  * arrived, so a change shows up within about one round trip. Between waits it sends nothing, so
  * that polling load does not slow the adapter during the rest of a cycle. `waitFor` resolves with
  * the performance.now() time at which the first matching response arrived.

@@ -37,7 +37,7 @@ export interface StationActorDependencies {
   databaseGraceMs?: number;
   /** Age of the newest plan row before the pumps go to failsafe; 0 turns the check off. */
   planStalenessMs?: number;
-  /** Longest manual override accepted, in ms. Default 7 days. */
+  /** Maximum duration of a manual override, in ms. Default 7 days. */
   maxOverrideMs?: number;
   /** The station's write queue; pass one that outlives this actor so a restart loses no command. */
   queue?: PersistenceQueue;
@@ -678,7 +678,7 @@ export class StationActor {
     };
   }
 
-  /** The wall clock, or the system clock when the injected one throws, for timestamps on the failure path. */
+  /** Returns the wall clock, or the system clock when the injected one throws, for timestamps on the failure path. */
   private safeNow(): Date {
     try {
       return this.dependencies.now();

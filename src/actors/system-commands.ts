@@ -3,7 +3,7 @@ import type { EmergencyStopState } from '../machines/emergency-stop.js';
 import type { CommandOrigin } from '../station/stop-store.js';
 import type { CommandResult, StationActor } from './station.js';
 
-/** What a system-wide command did at one station. */
+/** Result of a system-wide command at one station. */
 export interface StationCommandOutcome {
   stationId: string;
   /** 'skipped' when the station was not in a state the command applies to; 'rejected' when it refused. */
@@ -20,8 +20,8 @@ function outcomeOf(result: CommandResult, done: StationCommandOutcome['result'])
 
 /**
  * Stops every station. Each station's outputs switch to the stop image inside the synchronous
- * loop below, so all of them switch in the same event-loop turn, before any station's database
- * write starts: the writes begin only after their first `await`, which runs after the loop.
+ * loop below, so all of them switch in the same event-loop turn. No database write starts before
+ * the loop ends, because each station's write queue starts on a microtask.
  */
 export function stopAllStations(actors: StationActor[], origin: CommandOrigin): Promise<StationCommandOutcome[]> {
   const pending = actors.map((actor) => actor.activateEmergencyStop(origin));

@@ -53,7 +53,7 @@ export function describeMachine(machine: AnyStateMachine): MachineDefinition {
   };
 }
 
-/** Every machine the adapter runs, by id, for the operator UI. */
+/** Returns every machine the adapter runs, by id, for the operator UI. */
 export function machineDefinitions(): Record<string, MachineDefinition> {
   return {
     emergencyStop: describeMachine(emergencyStopMachine),

@@ -12,8 +12,8 @@ import { assign, setup } from 'xstate';
  * until a separate resume (as ISO 13850 and IEC 60204-1 require of a stop reset). While restoring,
  * before the stored state is read, the station publishes the stop image as if stopped. A station
  * stored as operational restores into recovering, because the stop image was the last value it
- * published and the adapter cannot know what the pumps did while it was down: they return to the
- * plan along the recovery ramp, never in one jump.
+ * published and the adapter cannot know what the pumps did while it was down. So the pumps return
+ * to the plan along the recovery ramp, never in one jump.
  */
 
 export type PersistedStopState = 'operational' | 'stopped' | 'held';

@@ -128,7 +128,7 @@ export class Adapter {
   }
 
   /**
-   * The root supervisor's records, with each station actor's record added as
+   * Returns the root supervisor's records, with each station actor's record added as
    * `stations/<station id>`, so health and status show single station restarts.
    */
   private describeSupervision(): ReturnType<Supervisor['describe']> {

@@ -6,7 +6,7 @@ export class EpisodeTracker<Details> {
   private readonly open = new Map<string, Details>();
 
   /**
-   * Records whether the condition `key` holds now. Returns 'started' or 'ended' on a change, with
+   * Records whether the condition `key` is true now. Returns 'started' or 'ended' on a change, with
    * the details it started with, and null while nothing changes.
    */
   update(key: string, active: boolean, details: Details): { change: 'started' | 'ended'; details: Details } | null {

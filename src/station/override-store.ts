@@ -50,7 +50,7 @@ function actorName(origin: CommandOrigin): string | null {
   return origin.actor ?? origin.operator;
 }
 
-/** The audit row fields that name who changed an override, from where. */
+/** Builds the audit row fields that name who changed an override, and from where. */
 function auditOrigin(origin: CommandOrigin, stationId: string, at: Date) {
   return { source: origin.source, actor: actorName(origin), actorRole: origin.actorRole, sourceAddress: origin.sourceAddress, stationId, occurredAt: at };
 }

@@ -49,8 +49,8 @@ export class PersistenceQueue {
   }
 
   /**
-   * The stop state that the newest pending command leads to, or null when none is pending. It
-   * wins over the database's stored state, which does not yet contain that command.
+   * Returns the stop state that the newest pending command leads to, or null when none is
+   * pending. It wins over the database's stored state, which does not yet contain that command.
    */
   impliedStopState(): PersistedStopState | null {
     const commands = this.writes.filter((write) => write.kind === 'command');

@@ -78,7 +78,7 @@ function roundOnOff(value: number, limits: PumpLimits): number {
   return value >= 0.5 ? 1 : 0;
 }
 
-/** Step 2 forces the value into [minimum, maximum] and says whether it had to. */
+/** Step 2 forces the value into [minimum, maximum] and reports whether it had to. */
 export function clampToLimits(value: number, limits: PumpLimits): { value: number; clamped: boolean } {
   const clampedValue = Math.min(limits.maximum, Math.max(limits.minimum, value));
   return { value: clampedValue, clamped: clampedValue !== value };
@@ -104,10 +104,10 @@ export interface RateLimitInput {
 }
 
 /**
- * Step 3 limits the change per second in operation. One move is exempt: in operation, a pump that
- * the watchdog or a missing plan sends to failsafe goes there at once, like a stop, because its
- * failsafe setpoint is the value the engineer chose for when the adapter cannot vouch for the plan.
- * Leaving failsafe goes through the rate limit like any other change.
+ * Step 3 limits the change per second, in operation and while recovering. One move is exempt. In
+ * operation, a pump that the watchdog or a missing plan sends to failsafe goes there at once, like
+ * a stop. Its failsafe setpoint is the value the engineer chose for when the adapter cannot vouch
+ * for the plan. Leaving failsafe goes through the rate limit like any other change.
  */
 export function limitRateOfChange(input: RateLimitInput): number {
   const jumpToFailsafe = input.source.mode === 'failsafe' && input.stopState === 'operational';
@@ -123,7 +123,7 @@ export function applyStopValue(value: number, stopState: EmergencyStopState, lim
 
 /**
  * Step 5 marks the recovery ramp. While recovering, the value from step 3 has moved from the stop
- * setpoint toward the target at the rate limit; recovery ends once every pump has reached it.
+ * setpoint toward the target at the rate limit. Recovery ends once every pump has reached it.
  */
 export function applyRecoveryRamp(value: number, target: number, stopState: EmergencyStopState): { value: number; recovering: boolean; ramping: boolean } {
   if (stopState !== 'recovering') return { value, recovering: false, ramping: false };

@@ -18,7 +18,7 @@ export interface WatchdogInput {
 
 /**
  * Decides whether a station's pumps must leave the plan for their failsafe setpoints. The grace
- * period is measured on the monotonic clock, so a wall-clock step cannot start or end it; plan
+ * period is measured on the monotonic clock, so a wall-clock step cannot start or end it. Plan
  * age compares database timestamps and therefore uses the wall clock.
  */
 export function evaluateWatchdog(input: WatchdogInput): WatchdogReason | null {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
+import { migrate, readMigrations } from '../../src/db/migrate.js';
 import { mirrorConfiguration } from '../../src/db/mirror-config.js';
 import { readActivePlanValues } from '../../src/station/plan-store.js';
 import { persistStopCommand, readStopState, type CommandOrigin } from '../../src/station/stop-store.js';
@@ -41,7 +41,7 @@ describe.each(DATABASE_KINDS)('schema on $kind', ({ create }) => {
   it('migrations apply once', async () => {
     expect(await migrate(database)).toEqual([]);
     const versions = await database.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.rows.map((row) => row.version)).toEqual([1]);
+    expect(versions.rows.map((row) => row.version)).toEqual(readMigrations().map((migration) => migration.version));
   });
 
   it('plan insert sends NOTIFY with station id', async () => {

@@ -61,16 +61,16 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('jump' as const), ms: fc.integer({ min: -3 * 3600 * SECOND, max: 3 * 3600 * SECOND }) }) },
 );
 
-/** A database whose every call fails while `down` is set, as a cut connection would. */
+/** Wraps a database so that every call fails while `down` is set, as over a cut connection. */
 function faultable(database: Database): { database: Database; setDown: (down: boolean) => void; isDown: () => boolean } {
   let down = false;
-  const refuse = () => Promise.reject(new Error('connection refused (outage injected by the property test)'));
+  const failCall = () => Promise.reject(new Error('connection refused (outage injected by the property test)'));
   return {
     database: {
       ...database,
-      query: (sql, params) => (down ? refuse() : database.query(sql, params)),
-      exec: (sql) => (down ? refuse() : database.exec(sql)),
-      transaction: (work) => (down ? refuse() : database.transaction(work)),
+      query: (sql, params) => (down ? failCall() : database.query(sql, params)),
+      exec: (sql) => (down ? failCall() : database.exec(sql)),
+      transaction: (work) => (down ? failCall() : database.transaction(work)),
     },
     setDown: (value) => (down = value),
     isDown: () => down,
@@ -86,7 +86,7 @@ interface ModelRow {
   order: number;
 }
 
-/** What the test knows independently of the actor: rows written, overrides, and the last read. */
+/** The test's own record, kept apart from the actor: rows written, overrides, and the last read. */
 class Model {
   rows: ModelRow[] = [];
   overrides = new Map<PumpId, { value: number; expiresMs: number }>();

@@ -30,7 +30,7 @@ describe('clamp and failsafe episodes', () => {
   let wallMs = Date.UTC(2030, 5, 1, 8);
   let monotonicMs = 0;
 
-  /** The station's clamp and failsafe audit rows, once at least `count` are written. */
+  /** Returns the station's clamp and failsafe audit rows, once at least `count` are written. */
   async function auditRows(count: number): Promise<string[]> {
     const rows = await waitUntil(readAuditRows, (each) => each.length >= count, 5000);
     return rows;

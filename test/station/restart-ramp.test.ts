@@ -46,7 +46,7 @@ describe('restart during recovery', () => {
     await waitUntil(() => actor.getSnapshot().pumps[0]!.setpoint, (setpoint) => setpoint > 15, 5000);
     expect(actor.state).toBe('recovering');
 
-    // Stop in the middle of the ramp; the database says operational, as after kill -9.
+    // Stop in the middle of the ramp. The database stores operational, as after kill -9.
     const dataDir = running.dataDir;
     await running.stop();
     const samples: Sample[] = [];

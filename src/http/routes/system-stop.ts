@@ -6,6 +6,12 @@ import { requirePermission } from '../authenticate.js';
 import { parseBody } from '../validate.js';
 import { commandSchema, originOf } from './stations.js';
 
+/** Null when the command wrote nothing at the station. */
+function describePersistence(persisted: boolean | null): 'committed' | 'pending' | null {
+  if (persisted === null) return null;
+  return persisted ? 'committed' : 'pending';
+}
+
 /** 200 when every station's write is committed, 202 when any is still being retried. */
 function outcomesResponse(context: Context, outcomes: StationCommandOutcome[]): void {
   const pending = outcomes.some((outcome) => outcome.persisted === false);
@@ -16,7 +22,7 @@ function outcomesResponse(context: Context, outcomes: StationCommandOutcome[]): 
       station_id: outcome.stationId,
       result: outcome.result,
       state: outcome.state,
-      persistence: outcome.persisted === null ? null : outcome.persisted ? 'committed' : 'pending',
+      persistence: describePersistence(outcome.persisted),
       error: outcome.error,
     })),
   };
@@ -24,8 +30,8 @@ function outcomesResponse(context: Context, outcomes: StationCommandOutcome[]): 
 
 /**
  * System-wide emergency stop, clear and resume. The stop switches every station to the stop
- * image in the turn that accepts the request; clear and resume act on the stations in the state
- * they apply to and report the others as skipped.
+ * image in the turn that accepts the request. Clear and resume act on the stations in the state
+ * they apply to, and report the others as skipped.
  */
 export function registerSystemStopRoutes(router: Router, dependencies: HttpDependencies): void {
   router.post('/api/v1/emergency-stop', requirePermission(dependencies, 'emergency_stop'), async (context) => {
