@@ -19,6 +19,7 @@ interface PumpBody {
   pump_id: string;
   setpoint: number;
   mode: string;
+  override: { value: number; expires_at: string; reason: string | null; set_by: string | null } | null;
 }
 
 async function pump1(running: InProcessAdapter): Promise<PumpBody> {
@@ -55,6 +56,7 @@ describe('manual overrides over REST', () => {
 
     const pump = await waitUntil(() => pump1(running), (each) => each.setpoint === 30, 5000);
     expect(pump.mode).toBe('override');
+    expect(pump.override).toMatchObject({ value: 30, reason: 'pump test', set_by: 'admin' });
     const registers = await readHoldingRegisters(running.modbusPort, 1, 1, 20);
     expect(float32At(registers, 10)).toBe(30);
     expect(registers[12]).toBe(1);

@@ -40,6 +40,8 @@ export function stationBody(snapshot: StationSnapshot) {
       minimum: pump.minimum,
       maximum: pump.maximum,
       plan_value: pump.planValue,
+      target_setpoint: pump.targetSetpoint ?? null,
+      override: pump.override ? { value: pump.override.value, expires_at: pump.override.expiresAt.toISOString(), reason: pump.override.reason, set_by: pump.override.setBy } : null,
     })),
   };
 }
