@@ -5,7 +5,7 @@ import type { AdapterLogger } from '../log.js';
 import { emergencyStopMachine, type EmergencyStopState } from '../machines/emergency-stop.js';
 import type { AdapterConfig } from '../config/load.js';
 import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode, type PumpOutput } from '../station/pipeline.js';
-import { readActivePlanValues, readLastPlanWrite, readNextPlanBoundary } from '../station/plan-store.js';
+import { readPlanState, type PlanState } from '../station/plan-store.js';
 import type { StationSnapshot } from '../station/snapshot.js';
 import { readStopState, type CommandOrigin, type StopCommandKind } from '../station/stop-store.js';
 import { PersistenceQueue } from '../station/persistence-queue.js';
@@ -351,14 +351,10 @@ export class StationActor {
     if (at === undefined) return;
     const database = this.dependencies.getDatabase();
 
-    let read: { values: Map<string, number>; lastWrite: Date | null; boundary: Date | null } | null = null;
+    let read: PlanState | null = null;
     if (database) {
       try {
-        read = {
-          values: await readActivePlanValues(database, this.stationId, at),
-          lastWrite: await readLastPlanWrite(database, this.stationId),
-          boundary: await readNextPlanBoundary(database, this.stationId, at),
-        };
+        read = await readPlanState(database, this.stationId, at);
       } catch (error) {
         this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
       }
@@ -368,7 +364,7 @@ export class StationActor {
       if (read) {
         this.planValues = read.values;
         this.lastPlanWriteMs = read.lastWrite?.getTime() ?? null;
-        this.nextPlanBoundary = read.boundary;
+        this.nextPlanBoundary = read.nextBoundary;
         this.lastDatabaseContactMs = this.dependencies.monotonicNow();
       }
       this.setDatabaseUnreachable(read === null);

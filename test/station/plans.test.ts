@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { MAX_PLAN_ROWS } from '../../src/http/routes/plans.js';
-import { readActivePlanValues } from '../../src/station/plan-store.js';
+import { readPlanState } from '../../src/station/plan-store.js';
 import { removeDataDir, startInProcessAdapter, tokenForRole, waitUntil, type InProcessAdapter } from './adapter-fixture.js';
 
 const CONFIG = `
@@ -129,11 +129,11 @@ describe('plan upload over REST', () => {
               ('s2', 'pump1', now() - interval '3 hours', now() + interval '3 hours', 13, 'oldest', now() - interval '20 minutes')`,
     );
     // The upload in the first test (created now) still covers s2/pump1 with 120.
-    expect((await readActivePlanValues(db, 's2', new Date())).get('pump1')).toBe(120);
+    expect((await readPlanState(db, 's2', new Date())).values.get('pump1')).toBe(120);
     // Before that upload's interval began, the newest row covering that moment is 'newer'.
-    expect((await readActivePlanValues(db, 's2', new Date(Date.now() - 30 * 60_000))).get('pump1')).toBe(12);
+    expect((await readPlanState(db, 's2', new Date(Date.now() - 30 * 60_000))).values.get('pump1')).toBe(12);
     // Only 'oldest' covers two and a half hours ago.
-    expect((await readActivePlanValues(db, 's2', new Date(Date.now() - 150 * 60_000))).get('pump1')).toBe(13);
+    expect((await readPlanState(db, 's2', new Date(Date.now() - 150 * 60_000))).values.get('pump1')).toBe(13);
   });
 
   it('applies the next interval at its boundary', async () => {
