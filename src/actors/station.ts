@@ -494,6 +494,8 @@ export class StationActor {
     }
   }
 
+  // NOTE: an expired override's row stays open in pump_overrides. After a restart with the wall
+  // clock set back before its expiry, the override applies again until that time.
   private expireOverrides(wall: Date): void {
     for (const override of this.overrides.values()) {
       if (override.expiresAt.getTime() > wall.getTime()) continue;

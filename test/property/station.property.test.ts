@@ -109,6 +109,13 @@ class Model {
     this.lastWriteAtRead = this.rows.length === 0 ? null : Math.max(...this.rows.map((row) => row.createdMs));
   }
 
+  /** Drops the overrides that ran out; like the actor, a later backward clock jump does not revive them. */
+  expireOverrides(wallMs: number): void {
+    for (const [pump, override] of this.overrides) {
+      if (override.expiresMs <= wallMs) this.overrides.delete(pump);
+    }
+  }
+
   databaseWatchdog(monotonicMs: number): boolean {
     return this.lastReadFailed && monotonicMs - this.lastReadOkMonotonic > GRACE_MS;
   }
@@ -216,6 +223,7 @@ describe('station actor under random operation', () => {
         for (const [index, action] of actions.entries()) {
           const step = `step ${index} ${JSON.stringify(action)}`;
           await perform(action);
+          model.expireOverrides(wallMs);
           const readOk = !fault.isDown();
           await actor.refreshPlans();
           model.recordRead(readOk, wallMs, monotonicMs);
