@@ -107,7 +107,8 @@ describe('emergency stop on the embedded database', () => {
     expect(audit.rows).toEqual([{ event_type: 'EMERGENCY_STOP_ACTIVATED', severity: 'CRITICAL', actor: 'admin', source: 'rest' }]);
 
     adapter = await startAdapter(environment);
-    const restarted = await readHoldingRegisters(adapter.modbusPort, 1, 1, 30);
+    // The first read after a start may time out on a busy machine, so it is retried.
+    const restarted = (await waitFor(() => readHoldingRegisters(adapter!.modbusPort, 1, 1, 30).catch(() => null), (values) => values !== null, 10_000))!;
     expect(restarted[0]! & STATUS_EMERGENCY_STOP).toBe(STATUS_EMERGENCY_STOP);
     const newToken = await login(adapter.baseUrl);
     const afterRestart = await call(adapter.baseUrl, newToken, 'GET', '/api/v1/pump-stations/station001/emergency-stop-status');
