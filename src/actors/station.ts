@@ -4,31 +4,50 @@ import { AdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
 import { emergencyStopMachine, type EmergencyStopState } from '../machines/emergency-stop.js';
 import type { AdapterConfig } from '../config/load.js';
-import { computePumpOutput, type PumpLimits, type PumpMode } from '../station/pipeline.js';
-import { readActivePlanValues, readLastPlanWrite } from '../station/plan-store.js';
+import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode, type PumpOutput } from '../station/pipeline.js';
+import { readPlanState, type PlanState } from '../station/plan-store.js';
 import type { StationSnapshot } from '../station/snapshot.js';
 import { readStopState, type CommandOrigin, type StopCommandKind } from '../station/stop-store.js';
 import { PersistenceQueue } from '../station/persistence-queue.js';
+import { AlertEvents } from '../station/alert-events.js';
+import { EpisodeTracker } from '../station/episodes.js';
+import { evaluateWatchdog, type WatchdogReason } from '../station/watchdog.js';
+import { clearStoredOverride, readActiveOverrides, storeOverride, type PumpOverride } from '../station/override-store.js';
+import { validateOverride, type OverrideRequest } from '../station/override-rules.js';
+import { waitAtMost } from '../station/wait.js';
 
 type StationConfig = AdapterConfig['stations'][number];
+
+export type { WatchdogReason } from '../station/watchdog.js';
 
 export interface StationActorDependencies {
   /** The current database, or null while the database child is down. */
   getDatabase: () => Database | null;
   logger: AdapterLogger;
+  /** Wall clock: plan intervals, override expiry, audit timestamps. */
   now?: () => Date;
+  /** Monotonic clock in ms: rate limits and the database grace period, which a clock step must not move. */
+  monotonicNow?: () => number;
   /** How long a command waits for its database commit before its result reports "pending". */
   persistTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /** Tick interval while a pump moves toward its target at its rate limit. */
   rampIntervalMs?: number;
   /** Time without a successful database read before every pump goes to failsafe. Default 30 s. */
   databaseGraceMs?: number;
   /** Age of the newest plan row before the pumps go to failsafe; 0 turns the check off. */
   planStalenessMs?: number;
+  /** Maximum duration of a manual override, in ms. Default 7 days. */
+  maxOverrideMs?: number;
+  /** The station's write queue; pass one that outlives this actor so a restart loses no command. */
+  queue?: PersistenceQueue;
+  alerts?: AlertEvents;
+  /**
+   * When true, no timers run and the caller drives the station with `tick()` and
+   * `refreshPlans()`. For tests with an injected clock.
+   */
+  manualTicks?: boolean;
 }
-
-/** Cause for which the watchdog keeps the pumps at their failsafe setpoints. */
-export type WatchdogReason = 'database_unreachable' | 'plan_stale';
 
 export interface CommandResult {
   stationId: string;
@@ -46,13 +65,24 @@ interface PumpRuntime {
   unit: string;
   limits: PumpLimits;
   setpoint: number;
+  targetSetpoint: number;
   mode: PumpMode;
 }
+
+interface EpisodeDetails {
+  pumpId: string;
+  reason: string;
+  requested: number | null;
+}
+
+/** Upper bound of a timer delay; the heartbeat re-reads plans anyway, so later boundaries can wait. */
+const MAX_BOUNDARY_DELAY_MS = 3_600_000;
 
 /**
  * One pump station: its emergency-stop machine, its pumps' setpoint pipeline, and the snapshot
  * that every protocol image is encoded from. Commands switch the published outputs synchronously,
- * in the call that accepts them, and only then write to the database.
+ * in the call that accepts them, and only then write to the database. An exception in the
+ * station's own work halts it on the stop image and is reported to its supervisor.
  */
 export class StationActor {
   readonly stationId: string;
@@ -60,26 +90,38 @@ export class StationActor {
   readonly allowModbusEmergencyStop: boolean;
 
   private readonly config: StationConfig;
-  private readonly dependencies: Required<Omit<StationActorDependencies, 'getDatabase' | 'logger'>> & Pick<StationActorDependencies, 'getDatabase'>;
+  private readonly dependencies: Required<Omit<StationActorDependencies, 'getDatabase' | 'logger' | 'queue' | 'alerts'>> &
+    Pick<StationActorDependencies, 'getDatabase'>;
   private readonly logger: AdapterLogger;
   private readonly machine: Actor<typeof emergencyStopMachine>;
   private readonly pumps: PumpRuntime[];
   private readonly queue: PersistenceQueue;
+  private readonly ownsQueue: boolean;
+  private readonly unsubscribeQueue: () => void;
+  private readonly alerts: AlertEvents;
   private readonly listeners = new Set<(snapshot: StationSnapshot) => void>();
+  private readonly failureHandlers = new Set<(error: Error) => void>();
+  private readonly episodes = new EpisodeTracker<EpisodeDetails>();
 
   private planValues = new Map<string, number>();
+  private readonly overrides = new Map<string, PumpOverride>();
   private heartbeat = 0;
   private databaseUnreachable = false;
   private lastDatabaseContactMs: number;
   private lastPlanWriteMs: number | null = null;
+  private nextPlanBoundary: Date | null = null;
   private watchdog: WatchdogReason | null = null;
-  private lastComputedAt: number;
+  private lastComputedMs: number;
   private snapshot: StationSnapshot;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private rampTimer: NodeJS.Timeout | undefined;
+  private boundaryTimer: NodeJS.Timeout | undefined;
   private planRefresh: Promise<void> | undefined;
   private planRefreshRequested = false;
+  private restoring: Promise<void> | undefined;
   private previousState: EmergencyStopState = 'restoring';
+  /** Set once the actor failed or stopped; from then on it publishes only the stop image. */
+  private halted = false;
 
   constructor(config: StationConfig, dependencies: StationActorDependencies) {
     this.config = config;
@@ -90,11 +132,14 @@ export class StationActor {
     this.dependencies = {
       getDatabase: dependencies.getDatabase,
       now: dependencies.now ?? (() => new Date()),
+      monotonicNow: dependencies.monotonicNow ?? (() => performance.now()),
       persistTimeoutMs: dependencies.persistTimeoutMs ?? 3000,
       heartbeatIntervalMs: dependencies.heartbeatIntervalMs ?? 1000,
       rampIntervalMs: dependencies.rampIntervalMs ?? 100,
       databaseGraceMs: dependencies.databaseGraceMs ?? 30_000,
       planStalenessMs: dependencies.planStalenessMs ?? 0,
+      maxOverrideMs: dependencies.maxOverrideMs ?? 7 * 86_400_000,
+      manualTicks: dependencies.manualTicks ?? false,
     };
     this.pumps = config.pumps.map((pump) => ({
       pumpId: pump.id,
@@ -110,44 +155,69 @@ export class StationActor {
         onOff: pump.control_variable === 'on_off',
       },
       setpoint: pump.stop_setpoint,
+      targetSetpoint: pump.stop_setpoint,
       mode: 'stopped',
     }));
-    this.queue = new PersistenceQueue({
-      stationId: this.stationId,
-      getDatabase: dependencies.getDatabase,
-      logger: this.logger,
-      onPendingChanged: () => this.publish(),
-    });
+    this.ownsQueue = dependencies.queue === undefined;
+    this.queue = dependencies.queue ?? new PersistenceQueue({ stationId: this.stationId, getDatabase: dependencies.getDatabase, logger: this.logger });
+    this.unsubscribeQueue = this.queue.onPendingChanged(() => this.publish());
+    this.alerts = dependencies.alerts ?? new AlertEvents(this.logger);
 
     this.machine = createActor(emergencyStopMachine);
-    this.lastComputedAt = this.dependencies.now().getTime();
-    this.lastDatabaseContactMs = this.lastComputedAt;
+    this.lastComputedMs = this.dependencies.monotonicNow();
+    this.lastDatabaseContactMs = this.lastComputedMs;
     this.snapshot = this.buildSnapshot();
-    this.machine.subscribe((machineSnapshot) => this.onStateChanged(machineSnapshot.value as EmergencyStopState));
+    this.machine.subscribe((machineSnapshot) => this.guarded(() => this.onStateChanged(machineSnapshot.value as EmergencyStopState)));
   }
 
   /** Starts publishing the stop image and the heartbeat; `restore` then reads the stored state. */
   start(): void {
     this.machine.start();
     this.recompute();
-    this.heartbeatTimer = setInterval(() => this.onHeartbeat(), this.dependencies.heartbeatIntervalMs);
+    if (!this.dependencies.manualTicks) {
+      this.heartbeatTimer = setInterval(() => this.guarded(() => this.onHeartbeat()), this.dependencies.heartbeatIntervalMs);
+    }
   }
 
-  /** Reads the stored emergency-stop state and the active plan; until then the stop image stays. */
-  async restore(): Promise<void> {
+  /**
+   * Reads the stored emergency-stop state, the open overrides and the active plan; until then the
+   * stop image stays. A command still waiting in the write queue wins over the stored state,
+   * because the database does not contain it yet. Concurrent calls share one read.
+   */
+  restore(): Promise<void> {
+    if (this.state !== 'restoring' || this.halted) return this.refreshPlans();
+    this.restoring ??= this.readStoredState().finally(() => {
+      this.restoring = undefined;
+    });
+    return this.restoring;
+  }
+
+  private async readStoredState(): Promise<void> {
     const database = this.requireDatabase('restore the emergency-stop state');
-    const state = await readStopState(database, this.stationId);
+    const stored = await readStopState(database, this.stationId);
+    const overrides = await readActiveOverrides(database, this.stationId, this.dependencies.now());
+    this.overrides.clear();
+    for (const override of overrides) this.overrides.set(override.pumpId, override);
+    await this.readPlans();
+    if (this.state !== 'restoring' || this.halted) return;
+
+    const pending = this.queue.impliedStopState();
+    const state = pending ?? stored;
     this.machine.send({ type: 'RESTORED', state });
-    this.logger.info({ restored_state: state, state: this.state }, 'emergency-stop state restored from database');
-    await this.refreshPlans();
+    this.logger.info({ stored_state: stored, pending_state: pending, state: this.state, overrides: overrides.length }, 'emergency-stop state restored from database');
   }
 
-  /** Stops timers and waits up to `timeoutMs` for pending database writes. */
+  /** Stops timers, switches to the stop image, and waits up to `timeoutMs` for its own queue. */
   async stop(timeoutMs = 5000): Promise<void> {
-    clearInterval(this.heartbeatTimer);
-    clearInterval(this.rampTimer);
-    await this.queue.drain(timeoutMs);
+    this.halt();
+    if (this.ownsQueue) await this.queue.drain(timeoutMs);
+    this.unsubscribeQueue();
     this.machine.stop();
+  }
+
+  /** Registers the handler called once if the station's own work throws; the supervisor restarts it. */
+  onFailure(handler: (error: Error) => void): void {
+    this.failureHandlers.add(handler);
   }
 
   get state(): EmergencyStopState {
@@ -191,7 +261,7 @@ export class StationActor {
     return this.persist('clear', origin, true);
   }
 
-  /** Starts recovery from held: pumps ramp from the stop setpoint to the plan at their rate limits. */
+  /** Starts recovery from held: pumps ramp from the stop setpoint to their targets at their rate limits. */
   resume(origin: CommandOrigin): Promise<CommandResult> {
     if (this.state !== 'held') {
       throw new AdapterError(
@@ -201,13 +271,58 @@ export class StationActor {
       );
     }
     const database = this.dependencies.getDatabase();
-    const checksPassed = database !== null && !this.databaseUnreachable;
+    const checksPassed = database !== null && !this.databaseUnreachable && !this.halted;
     if (!checksPassed) {
       throw new AdapterError('DATABASE_UNAVAILABLE', `station ${this.stationId} cannot resume while the database is unreachable; the station stays held`);
     }
     this.machine.send({ type: 'RESUME', checksPassed });
     this.logger.info({ actor: origin.actor, source: origin.source }, 'recovery started');
     return this.persist('resume', origin, true);
+  }
+
+  /**
+   * Sets a manual override after validating it, storing it durably first: an override that the
+   * database did not accept would vanish at the next restart. The pump moves to the value at its
+   * rate limit.
+   */
+  async setOverride(pumpId: string, request: OverrideRequest, origin: CommandOrigin): Promise<PumpOverride> {
+    const pump = this.requirePump(pumpId);
+    const now = this.dependencies.now();
+    validateOverride({ stationId: this.stationId, pumpId, limits: pump.limits, request, now, maxOverrideMs: this.dependencies.maxOverrideMs });
+    const database = this.requireDatabase(`set an override on pump ${pumpId}`);
+
+    const stored = await storeOverride(database, {
+      stationId: this.stationId,
+      pumpId,
+      value: request.value,
+      expiresAt: request.expiresAt,
+      setAt: now,
+      origin,
+      limits: pump.limits,
+    });
+    this.overrides.set(pumpId, stored);
+    this.logger.info({ pump_id: pumpId, value: stored.value, expires_at: stored.expiresAt.toISOString(), actor: origin.actor }, 'manual override set');
+    this.guarded(() => {
+      this.scheduleBoundary();
+      this.recompute();
+    });
+    return stored;
+  }
+
+  /** Ends a pump's manual override; the pump returns to its plan at its rate limit. */
+  async clearOverride(pumpId: string, origin: CommandOrigin): Promise<string> {
+    this.requirePump(pumpId);
+    const database = this.requireDatabase(`clear the override of pump ${pumpId}`);
+    const ended = await clearStoredOverride(database, { stationId: this.stationId, pumpId, at: this.dependencies.now(), origin });
+    this.overrides.delete(pumpId);
+    this.guarded(() => this.recompute());
+    if (ended === null) {
+      throw new AdapterError('OVERRIDE_NOT_FOUND', `pump ${pumpId} at station ${this.stationId} has no active override to clear`, {
+        details: { station_id: this.stationId, pump_id: pumpId },
+      });
+    }
+    this.logger.info({ pump_id: pumpId, override_id: ended, actor: origin.actor }, 'manual override cleared');
+    return ended;
   }
 
   /** Re-reads the active plan rows. Concurrent calls coalesce into at most one extra read. */
@@ -226,22 +341,36 @@ export class StationActor {
     return this.planRefresh;
   }
 
+  /** Runs the pipeline once; timers call it, and tests with an injected clock call it directly. */
+  tick(): void {
+    this.guarded(() => this.recompute());
+  }
+
   private async readPlans(): Promise<void> {
+    const at = this.guarded(() => this.dependencies.now());
+    if (at === undefined) return;
     const database = this.dependencies.getDatabase();
-    if (!database) {
-      this.setDatabaseUnreachable(true);
-      return;
+
+    let read: PlanState | null = null;
+    if (database) {
+      try {
+        read = await readPlanState(database, this.stationId, at);
+      } catch (error) {
+        this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
+      }
     }
-    try {
-      this.planValues = await readActivePlanValues(database, this.stationId, this.dependencies.now());
-      this.lastPlanWriteMs = (await readLastPlanWrite(database, this.stationId))?.getTime() ?? null;
-      this.lastDatabaseContactMs = this.dependencies.now().getTime();
-      this.setDatabaseUnreachable(false);
-    } catch (error) {
-      this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
-      this.setDatabaseUnreachable(true);
-    }
-    this.recompute();
+
+    this.guarded(() => {
+      if (read) {
+        this.planValues = read.values;
+        this.lastPlanWriteMs = read.lastWrite?.getTime() ?? null;
+        this.nextPlanBoundary = read.nextBoundary;
+        this.lastDatabaseContactMs = this.dependencies.monotonicNow();
+      }
+      this.setDatabaseUnreachable(read === null);
+      this.scheduleBoundary();
+      this.recompute();
+    });
   }
 
   private setDatabaseUnreachable(unreachable: boolean): void {
@@ -251,8 +380,25 @@ export class StationActor {
     this.databaseUnreachable = unreachable;
   }
 
+  /**
+   * Re-reads the plan right after the next interval boundary or override expiry, so that a new
+   * interval applies on time and not up to one heartbeat late.
+   */
+  private scheduleBoundary(): void {
+    if (this.dependencies.manualTicks || this.halted) return;
+    clearTimeout(this.boundaryTimer);
+    this.boundaryTimer = undefined;
+
+    const candidates = [this.nextPlanBoundary, ...[...this.overrides.values()].map((override) => override.expiresAt)];
+    const times = candidates.filter((time): time is Date => time !== null).map((time) => time.getTime());
+    if (times.length === 0) return;
+    // One millisecond after the boundary, because intervals start inclusive and end exclusive.
+    const delayMs = Math.min(MAX_BOUNDARY_DELAY_MS, Math.max(0, Math.min(...times) - this.dependencies.now().getTime() + 1));
+    this.boundaryTimer = setTimeout(() => this.guarded(() => void this.refreshPlans()), delayMs);
+  }
+
   private persist(kind: StopCommandKind, origin: CommandOrigin, changed: boolean): Promise<CommandResult> {
-    const committed = this.queue.enqueue({ kind, stationId: this.stationId, origin, acceptedAt: this.dependencies.now() });
+    const committed = this.queue.enqueue({ kind, stationId: this.stationId, origin, acceptedAt: this.safeNow() });
     const stateAtAcceptance = this.state;
     return waitAtMost(committed, this.dependencies.persistTimeoutMs).then((persisted) => ({
       stationId: this.stationId,
@@ -266,88 +412,220 @@ export class StationActor {
     if (next === this.previousState) return;
     this.logger.info({ previous_state: this.previousState, state: next }, `station state ${this.previousState} -> ${next}`);
     this.previousState = next;
-
-    clearInterval(this.rampTimer);
-    this.rampTimer = undefined;
-    if (next === 'recovering') {
-      this.rampTimer = setInterval(() => this.recompute(), this.dependencies.rampIntervalMs);
-    }
     this.recompute();
   }
 
   private onHeartbeat(): void {
     this.heartbeat = (this.heartbeat + 1) % 65536;
-    if (this.state !== 'restoring') void this.refreshPlans();
-    this.recompute();
-  }
-
-  /**
-   * Decides whether the pumps must leave the plan for their failsafe setpoints: the database has
-   * been unreachable longer than the grace period, or the optimizer's newest row is too old.
-   */
-  private evaluateWatchdog(nowMs: number): WatchdogReason | null {
-    if (this.databaseUnreachable && nowMs - this.lastDatabaseContactMs > this.dependencies.databaseGraceMs) {
-      return 'database_unreachable';
-    }
-    const stalenessMs = this.dependencies.planStalenessMs;
-    if (stalenessMs > 0 && this.lastPlanWriteMs !== null && nowMs - this.lastPlanWriteMs > stalenessMs) {
-      return 'plan_stale';
-    }
-    return null;
-  }
-
-  private setWatchdog(next: WatchdogReason | null): void {
-    if (next === this.watchdog) return;
-    const previous = this.watchdog;
-    this.watchdog = next;
-    if (next) {
-      this.logger.error({ reason: next }, `watchdog: pumps switched to failsafe setpoints (${next})`);
+    if (this.state === 'restoring') {
+      // A restore that failed at start, or while the database was away, is retried here.
+      if (this.dependencies.getDatabase()) {
+        this.restore().catch((error: unknown) => this.logger.error({ err: error }, 'restoring the station state failed; the stop image stays and the next heartbeat retries'));
+      }
     } else {
-      this.logger.info({ previous_reason: previous }, 'watchdog: cause cleared, pumps return to the plan');
+      void this.refreshPlans();
     }
-    // Audited once per episode, when it starts and when it ends, not on every tick. Queued so an
-    // episode that starts because the database is down is still recorded once it returns.
-    void this.queue.enqueueAudit({
-      eventType: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
-      severity: next ? 'HIGH' : 'MEDIUM',
-      source: 'system',
-      stationId: this.stationId,
-      details: { reason: next ?? previous },
-      occurredAt: this.dependencies.now(),
-    });
+    this.recompute();
   }
 
   /** Runs every pump through the pipeline and publishes; ends recovery once every ramp is done. */
   private recompute(): void {
+    if (this.halted) return;
     const state = this.state;
-    const nowMs = this.dependencies.now().getTime();
-    const elapsedSeconds = Math.max(0, (nowMs - this.lastComputedAt) / 1000);
-    this.lastComputedAt = nowMs;
-    this.setWatchdog(this.evaluateWatchdog(nowMs));
+    const wall = this.dependencies.now();
+    const monotonicMs = this.dependencies.monotonicNow();
+    const elapsedSeconds = Math.max(0, (monotonicMs - this.lastComputedMs) / 1000);
+    this.lastComputedMs = monotonicMs;
+
+    this.expireOverrides(wall);
+    this.setWatchdog(
+      evaluateWatchdog({
+        monotonicMs,
+        databaseUnreachable: this.databaseUnreachable,
+        lastDatabaseContactMs: this.lastDatabaseContactMs,
+        databaseGraceMs: this.dependencies.databaseGraceMs,
+        wallMs: wall.getTime(),
+        lastPlanWriteMs: this.lastPlanWriteMs,
+        planStalenessMs: this.dependencies.planStalenessMs,
+      }),
+      wall,
+    );
+    if (state === 'recovering' && this.watchdog === 'database_unreachable') {
+      // Recovery requires a reachable database; losing it is a fault that latches a new stop.
+      this.fault('database unreachable past the grace period during recovery');
+      return;
+    }
 
     let ramping = false;
     for (const pump of this.pumps) {
       const output = computePumpOutput({
-        planValue: this.watchdog ? null : (this.planValues.get(pump.pumpId) ?? null),
+        planValue: this.planValues.get(pump.pumpId) ?? null,
+        overrideValue: this.overrides.get(pump.pumpId)?.value ?? null,
+        watchdog: this.watchdog,
         stopState: state,
         limits: pump.limits,
         previousSetpoint: pump.setpoint,
         elapsedSeconds,
       });
       pump.setpoint = output.setpoint;
+      pump.targetSetpoint = output.targetSetpoint;
       pump.mode = output.mode;
       ramping ||= output.ramping;
+      // Before the stored state is read, no plan is known yet; that is not a failsafe episode.
+      if (state !== 'restoring') this.trackPumpEpisodes(pump, output, wall);
     }
     this.publish();
+    this.scheduleRamp(ramping);
 
     if (state === 'recovering' && !ramping) {
       this.machine.send({ type: 'RECOVERY_COMPLETE' });
-      this.auditRecoveryCompleted();
+      void this.queue.enqueueAudit({ eventType: 'RECOVERY_COMPLETED', severity: 'LOW', source: 'system', stationId: this.stationId, occurredAt: wall });
     }
   }
 
-  private auditRecoveryCompleted(): void {
-    void this.queue.enqueueAudit({ eventType: 'RECOVERY_COMPLETED', severity: 'LOW', source: 'system', stationId: this.stationId, occurredAt: this.dependencies.now() });
+  /** Runs the ramp tick only while some pump is still moving toward its target. */
+  private scheduleRamp(ramping: boolean): void {
+    if (this.dependencies.manualTicks) return;
+    if (ramping && !this.rampTimer) {
+      this.rampTimer = setInterval(() => this.guarded(() => this.recompute()), this.dependencies.rampIntervalMs);
+    } else if (!ramping && this.rampTimer) {
+      clearInterval(this.rampTimer);
+      this.rampTimer = undefined;
+    }
+  }
+
+  // NOTE: an expired override's row stays open in pump_overrides. After a restart with the wall
+  // clock set back before its expiry, the override applies again until that time.
+  private expireOverrides(wall: Date): void {
+    for (const override of this.overrides.values()) {
+      if (override.expiresAt.getTime() > wall.getTime()) continue;
+      this.overrides.delete(override.pumpId);
+      this.logger.info({ pump_id: override.pumpId, override_id: override.overrideId }, 'manual override expired; the pump returns to its plan at its rate limit');
+      void this.queue.enqueueAudit({
+        eventType: 'OVERRIDE_EXPIRED',
+        severity: 'LOW',
+        source: 'system',
+        stationId: this.stationId,
+        occurredAt: override.expiresAt,
+        details: { pump_id: override.pumpId, override_id: override.overrideId, value: override.value },
+      });
+    }
+  }
+
+  /** Moves the station to stopped after a fault and stores that stop like any other. */
+  private fault(reason: string): void {
+    this.logger.critical({ reason }, 'station fault; emergency stop latched');
+    this.alerts.raise({
+      type: 'STATION_FAULT',
+      severity: 'CRITICAL',
+      stationId: this.stationId,
+      pumpId: null,
+      message: `station ${this.stationId}: ${reason}; emergency stop latched, clear and resume when the cause is fixed`,
+      details: { reason },
+      occurredAt: this.safeNow(),
+    });
+    this.machine.send({ type: 'FAULT', reason });
+    void this.persist('activate', { source: 'system', actor: null, actorRole: null, sourceAddress: null, reason: `fault: ${reason}`, operator: null }, true);
+  }
+
+  /** Audits and alerts a change of the station watchdog once per episode, when it starts and ends. */
+  private setWatchdog(next: WatchdogReason | null, wall: Date): void {
+    if (next === this.watchdog) return;
+    const previous = this.watchdog;
+    this.watchdog = next;
+    const reason = next ?? previous;
+    if (next) {
+      this.logger.error({ reason: next }, `watchdog: pumps switched to failsafe setpoints (${next})`);
+    } else {
+      this.logger.info({ previous_reason: previous }, 'watchdog: cause cleared, pumps return to their targets at their rate limits');
+    }
+    // Queued, so an episode that starts because the database is down is recorded once it returns.
+    void this.queue.enqueueAudit({
+      eventType: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
+      severity: next ? 'HIGH' : 'MEDIUM',
+      source: 'system',
+      stationId: this.stationId,
+      details: { reason },
+      occurredAt: wall,
+    });
+    this.alerts.raise({
+      type: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
+      severity: next ? 'HIGH' : 'MEDIUM',
+      stationId: this.stationId,
+      pumpId: null,
+      message: next
+        ? `station ${this.stationId}: every pump switched to its failsafe setpoint (${next})`
+        : `station ${this.stationId}: failsafe ended (${String(previous)} cleared); pumps return to their targets at their rate limits`,
+      details: { reason },
+      occurredAt: wall,
+    });
+  }
+
+  /** Audits and alerts a pump's clamp and missing-plan episodes once when each starts and once when it ends. */
+  private trackPumpEpisodes(pump: PumpRuntime, output: PumpOutput, wall: Date): void {
+    const clamp = this.episodes.update(`clamp:${pump.pumpId}`, output.clamped, { pumpId: pump.pumpId, reason: 'out_of_limits', requested: output.requestedValue });
+    if (clamp) {
+      const started = clamp.change === 'started';
+      const details = { pump_id: pump.pumpId, requested: clamp.details.requested, minimum: pump.limits.minimum, maximum: pump.limits.maximum };
+      this.recordEpisode(started ? 'SETPOINT_CLAMPED' : 'SETPOINT_CLAMP_CLEARED', started ? 'MEDIUM' : 'LOW', pump.pumpId, details, wall,
+        started
+          ? `station ${this.stationId} pump ${pump.pumpId}: requested ${String(clamp.details.requested)} is outside [${pump.limits.minimum}, ${pump.limits.maximum}]; publishing the nearest limit`
+          : `station ${this.stationId} pump ${pump.pumpId}: requested value within limits again`);
+    }
+
+    const noPlan = this.episodes.update(`no_plan:${pump.pumpId}`, output.failsafeReason === 'no_plan', { pumpId: pump.pumpId, reason: 'no_plan', requested: null });
+    if (noPlan) {
+      const started = noPlan.change === 'started';
+      this.recordEpisode(started ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED', started ? 'HIGH' : 'MEDIUM', pump.pumpId, { pump_id: pump.pumpId, reason: 'no_plan' }, wall,
+        started
+          ? `station ${this.stationId} pump ${pump.pumpId}: no plan row covers now; failsafe setpoint ${pump.limits.failsafeSetpoint} ${pump.unit}`
+          : `station ${this.stationId} pump ${pump.pumpId}: a plan row covers now again; the pump returns to it at its rate limit`);
+    }
+  }
+
+  private recordEpisode(
+    type: 'SETPOINT_CLAMPED' | 'SETPOINT_CLAMP_CLEARED' | 'FAILSAFE_ACTIVATED' | 'FAILSAFE_CLEARED',
+    severity: 'LOW' | 'MEDIUM' | 'HIGH',
+    pumpId: string,
+    details: Record<string, unknown>,
+    wall: Date,
+    message: string,
+  ): void {
+    this.logger[severity === 'LOW' ? 'info' : 'warning']({ pump_id: pumpId, ...details }, message);
+    void this.queue.enqueueAudit({ eventType: type, severity, source: 'system', stationId: this.stationId, details, occurredAt: wall });
+    this.alerts.raise({ type, severity, stationId: this.stationId, pumpId, message, details, occurredAt: wall });
+  }
+
+  /**
+   * Runs the station's own work. When it throws, the actor halts on the stop image and reports to
+   * its supervisor, which restarts the station from the state the database holds.
+   */
+  private guarded<T>(work: () => T): T | undefined {
+    if (this.halted) return undefined;
+    try {
+      return work();
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.logger.error({ err: failure }, 'station actor failed; publishing the stop image until it is restarted');
+      this.halt();
+      for (const handler of this.failureHandlers) handler(failure);
+      return undefined;
+    }
+  }
+
+  /** Stops every timer and publishes the stop image for good. */
+  private halt(): void {
+    if (this.halted) return;
+    this.halted = true;
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.rampTimer);
+    clearTimeout(this.boundaryTimer);
+    this.rampTimer = undefined;
+    for (const pump of this.pumps) {
+      pump.setpoint = guardLimits(pump.limits.stopSetpoint, pump.limits);
+      pump.mode = 'stopped';
+    }
+    this.publish();
   }
 
   private publish(): void {
@@ -363,7 +641,8 @@ export class StationActor {
   }
 
   private buildSnapshot(): StationSnapshot {
-    const state = this.machine.getSnapshot().value as EmergencyStopState;
+    // A halted actor publishes the stop image, as a station that has not yet restored its state.
+    const state = this.halted ? 'restoring' : (this.machine.getSnapshot().value as EmergencyStopState);
     return {
       stationId: this.stationId,
       name: this.config.name ?? null,
@@ -374,21 +653,47 @@ export class StationActor {
       failsafeActive: this.pumps.some((pump) => pump.mode === 'failsafe'),
       planStale: this.watchdog === 'plan_stale' || this.pumps.some((pump) => !this.planValues.has(pump.pumpId)),
       databaseUnreachable: this.databaseUnreachable,
+      watchdog: this.watchdog,
       heartbeat: this.heartbeat,
       persistencePending: this.queue.pendingCount > 0,
-      pumps: this.pumps.map((pump) => ({
-        pumpId: pump.pumpId,
-        name: pump.name,
-        controlVariable: pump.controlVariable,
-        unit: pump.unit,
-        setpoint: pump.setpoint,
-        mode: pump.mode,
-        minimum: pump.limits.minimum,
-        maximum: pump.limits.maximum,
-        planValue: this.planValues.get(pump.pumpId) ?? null,
-      })),
-      updatedAt: this.dependencies.now(),
+      pumps: this.pumps.map((pump) => {
+        const override = this.overrides.get(pump.pumpId);
+        return {
+          pumpId: pump.pumpId,
+          name: pump.name,
+          controlVariable: pump.controlVariable,
+          unit: pump.unit,
+          setpoint: pump.setpoint,
+          mode: pump.mode,
+          minimum: pump.limits.minimum,
+          maximum: pump.limits.maximum,
+          planValue: this.planValues.get(pump.pumpId) ?? null,
+          targetSetpoint: pump.targetSetpoint,
+          override: override ? { value: override.value, expiresAt: override.expiresAt, reason: override.reason, setBy: override.setBy } : null,
+        };
+      }),
+      updatedAt: this.safeNow(),
     };
+  }
+
+  /** Returns the wall clock, or the system clock when the injected one throws, for timestamps on the failure path. */
+  private safeNow(): Date {
+    try {
+      return this.dependencies.now();
+    } catch {
+      return new Date(); // the injected clock's error is reported by the work that called it
+    }
+  }
+
+  private requirePump(pumpId: string): PumpRuntime {
+    const pump = this.pumps.find((candidate) => candidate.pumpId === pumpId);
+    if (!pump) {
+      const known = this.pumps.map((candidate) => candidate.pumpId).join(', ');
+      throw new AdapterError('PUMP_NOT_FOUND', `pump "${pumpId}" not found at station ${this.stationId}; its pumps are ${known}`, {
+        details: { station_id: this.stationId, pump_id: pumpId },
+      });
+    }
+    return pump;
   }
 
   private requireDatabase(purpose: string): Database {
@@ -397,18 +702,5 @@ export class StationActor {
       throw new AdapterError('DATABASE_UNAVAILABLE', `station ${this.stationId} cannot ${purpose}: the database is not connected`);
     }
     return database;
-  }
-}
-
-/** Resolves true when `promise` settles within `timeoutMs`, false otherwise. */
-async function waitAtMost(promise: Promise<void>, timeoutMs: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -22,7 +22,7 @@ export const pumpSchema = z
     unit: z.string().min(1).max(16),
     minimum: finite,
     maximum: finite,
-    /** Largest change of the setpoint per second, in engineering units; the recovery ramp uses it. */
+    /** Maximum change of the setpoint per second, in engineering units, in operation and during recovery. */
     max_rate_per_second: finite.positive(),
     /** Setpoint published while plans are missing or stale. Must lie within [minimum, maximum]. */
     failsafe_setpoint: finite,

@@ -14,6 +14,9 @@ import { registerRoleRoutes } from './routes/roles.js';
 import { registerApiTokenRoutes } from './routes/api-tokens.js';
 import { registerAuditLogRoutes } from './routes/audit-log.js';
 import { measureRequests } from './http-metrics.js';
+import { registerOverrideRoutes } from './routes/overrides.js';
+import { registerPlanRoutes } from './routes/plans.js';
+import { registerSystemStopRoutes } from './routes/system-stop.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -60,6 +63,9 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   registerRoleRoutes(protectedRoutes, dependencies);
   registerApiTokenRoutes(protectedRoutes, dependencies);
   registerAuditLogRoutes(protectedRoutes, dependencies);
+  registerOverrideRoutes(protectedRoutes, dependencies);
+  registerPlanRoutes(protectedRoutes, dependencies);
+  registerSystemStopRoutes(protectedRoutes, dependencies);
   app.use(protectedRoutes.routes());
   app.use(protectedRoutes.allowedMethods({ throw: true }));
 

@@ -25,6 +25,8 @@ export interface RuntimeDescription {
   supervisor: { status: string; children: Record<string, { status: string; restarts: number; lastError: string | null }> };
   protocols: Record<string, { listening: boolean; address: string | null; port: number | null; connections: number }>;
   database: { kind: string; description: string } | null;
+  /** Recent escalations of supervisors below the root, oldest first. */
+  escalations?: Array<{ supervisor: string; child: string; reason: string; at: Date }>;
 }
 
 /** The authenticated caller, set on `context.state.user` by the authentication middleware. */

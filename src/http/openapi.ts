@@ -5,6 +5,8 @@ import { exportSchema, pageSchema } from './routes/audit-log.js';
 import { loginSchema } from './routes/login.js';
 import { rolePermissionsSchema } from './routes/roles.js';
 import { commandSchema } from './routes/stations.js';
+import { planUploadSchema } from './routes/plans.js';
+import { clearOverrideSchema, setOverrideSchema } from './routes/overrides.js';
 import { createUserSchema, updateUserSchema } from './routes/users.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -71,6 +73,52 @@ export const OPERATIONS: OperationSpec[] = [
     body: commandSchema,
     success: [200, 202],
   },
+  {
+    method: 'post',
+    path: '/api/v1/emergency-stop',
+    permission: 'emergency_stop',
+    tag: 'emergency stop',
+    summary: 'Stop every station in the same instant; the response lists each station',
+    body: commandSchema,
+    success: [200, 202],
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/emergency-stop',
+    permission: 'clear_emergency_stop',
+    tag: 'emergency stop',
+    summary: 'Release the latch of every stopped station; they stay held until resumed',
+    body: commandSchema,
+    success: [200, 202],
+  },
+  {
+    method: 'post',
+    path: '/api/v1/resume',
+    permission: 'clear_emergency_stop',
+    tag: 'emergency stop',
+    summary: 'Resume every held station',
+    body: commandSchema,
+    success: [200, 202],
+  },
+  {
+    method: 'put',
+    path: '/api/v1/pump-stations/:id/pumps/:pumpId/override',
+    permission: 'manage_setpoints',
+    tag: 'setpoints',
+    summary: "Override a pump's setpoint until it expires; a value outside the pump's limits is rejected",
+    body: setOverrideSchema,
+    success: [200],
+  },
+  {
+    method: 'delete',
+    path: '/api/v1/pump-stations/:id/pumps/:pumpId/override',
+    permission: 'manage_setpoints',
+    tag: 'setpoints',
+    summary: 'End an override; the pump returns to the plan at its rate limit',
+    body: clearOverrideSchema,
+    success: [200],
+  },
+  { method: 'post', path: '/api/v1/plans', permission: 'manage_setpoints', tag: 'setpoints', summary: 'Upload plan rows in one transaction', body: planUploadSchema, success: [201] },
   { method: 'get', path: '/api/v1/users', permission: 'manage_users', tag: 'users', summary: 'List users', success: [200] },
   {
     method: 'post',

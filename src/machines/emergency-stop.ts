@@ -4,13 +4,16 @@ import { assign, setup } from 'xstate';
  * The emergency-stop machine of one station. It is a supervisory stop of the control system and
  * does not replace the hardwired safety emergency stop at the station.
  *
- *   restoring ──RESTORED──▶ operational | stopped | held
+ *   restoring ──RESTORED──▶ recovering (stored operational) | stopped | held
  *   operational ──ACTIVATE──▶ stopped ──CLEAR──▶ held ──RESUME──▶ recovering ──RECOVERY_COMPLETE──▶ operational
  *   held, recovering ──ACTIVATE or FAULT──▶ stopped
  *
  * A clear only releases the latch: the station stays held, with its pumps at the stop setpoint,
  * until a separate resume (as ISO 13850 and IEC 60204-1 require of a stop reset). While restoring,
- * before the stored state is read, the station publishes the stop image as if stopped.
+ * before the stored state is read, the station publishes the stop image as if stopped. A station
+ * stored as operational restores into recovering, because the stop image was the last value it
+ * published and the adapter cannot know what the pumps did while it was down. So the pumps return
+ * to the plan along the recovery ramp, never in one jump.
  */
 
 export type PersistedStopState = 'operational' | 'stopped' | 'held';
@@ -51,7 +54,7 @@ export const emergencyStopMachine = setup({
     restoring: {
       on: {
         RESTORED: [
-          { guard: 'restoredOperational', target: 'operational' },
+          { guard: 'restoredOperational', target: 'recovering' },
           { guard: 'restoredHeld', target: 'held' },
           { target: 'stopped' },
         ],

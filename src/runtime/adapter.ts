@@ -17,9 +17,29 @@ import type { SupervisorPolicy } from '../machines/supervisor.js';
 import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
 import { registerStationMetrics } from '../metrics/station-metrics.js';
 import { databaseChild } from './database-child.js';
-import { stationsChild } from './stations-child.js';
+import { stationsChild, type StationDependencyOverrides, type StationsChild } from './stations-child.js';
+import { AlertEvents } from '../station/alert-events.js';
 import { protocolsChild, type ProtocolStatus } from './protocols-child.js';
 import { httpChild } from './http-child.js';
+
+export interface AdapterOptions {
+  /** Policy of the root supervisor. */
+  policy?: Partial<SupervisorPolicy>;
+  /** Policy of the stations supervisor, which restarts single station actors. */
+  stationPolicy?: Partial<SupervisorPolicy>;
+  /** Extra station dependencies per station id, such as an injected clock in tests. */
+  stationDependencies?: StationDependencyOverrides;
+}
+
+/** One escalation of a supervisor below the root, kept for health reports. */
+export interface EscalationRecord {
+  supervisor: string;
+  child: string;
+  reason: string;
+  at: Date;
+}
+
+const KEPT_ESCALATIONS = 20;
 
 export const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -31,7 +51,10 @@ export class Adapter {
   readonly stations = new StationRegistry();
   readonly image = new RegisterImage();
   readonly mapper: RegisterMapper;
+  readonly alerts: AlertEvents;
   readonly supervisor: Supervisor;
+  private readonly stationsSpec: StationsChild;
+  private readonly escalations: EscalationRecord[] = [];
   readonly startedAt = new Date();
   private database: Database | null = null;
   private readonly protocolStatus: Record<string, ProtocolStatus> = {};
@@ -40,8 +63,9 @@ export class Adapter {
   constructor(
     readonly config: AdapterConfig,
     private readonly logger: AdapterLogger,
-    policy: Partial<SupervisorPolicy> = {},
+    options: AdapterOptions = {},
   ) {
+    this.alerts = new AlertEvents(logger);
     for (const station of config.stations) {
       this.image.defineStation(station.unit_id, {
         allowEmergencyStopCoil: station.allow_modbus_emergency_stop,
@@ -63,14 +87,27 @@ export class Adapter {
     const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(join(config.dataDir, 'jwt-secret')).value;
     // One service for every surface that takes a password, so lockout counts are shared.
     const credentials = new CredentialService({ getDatabase, logger: logger.child({ component: 'auth' }), policy: config.security });
+    this.stationsSpec = stationsChild({
+      config,
+      logger,
+      stations: this.stations,
+      getDatabase,
+      alerts: this.alerts,
+      policy: options.stationPolicy,
+      dependencyOverrides: options.stationDependencies,
+      onEscalation: (error) => {
+        this.escalations.push({ supervisor: error.supervisorId, child: error.childId, reason: error.message, at: new Date() });
+        this.escalations.splice(0, Math.max(0, this.escalations.length - KEPT_ESCALATIONS));
+      },
+    });
 
     this.supervisor = new Supervisor({
       id: 'root',
       logger,
-      policy,
+      policy: options.policy,
       children: [
         databaseChild({ config, logger, stations: this.stations, setDatabase: (database) => (this.database = database) }),
-        stationsChild({ config, logger, stations: this.stations, getDatabase }),
+        this.stationsSpec,
         protocolsChild({
           config,
           logger,
@@ -94,7 +131,8 @@ export class Adapter {
             certsDir: config.certsDir,
             describeRuntime: () => ({
               startedAt: this.startedAt,
-              supervisor: this.supervisor.describe(),
+              supervisor: this.describeSupervision(),
+              escalations: [...this.escalations],
               protocols: { ...this.protocolStatus },
               database: this.database ? { kind: this.database.kind, description: this.database.description } : null,
             }),
@@ -111,6 +149,19 @@ export class Adapter {
   async stop(): Promise<void> {
     await this.supervisor.stop();
     await this.mapper.close();
+    await this.stationsSpec.closeQueues(5000);
+  }
+
+  /**
+   * Returns the root supervisor's records, with each station actor's record added as
+   * `stations/<station id>`, so health and status show single station restarts.
+   */
+  private describeSupervision(): ReturnType<Supervisor['describe']> {
+    const root = this.supervisor.describe();
+    const stations = this.stationsSpec.describe();
+    if (!stations) return root;
+    const stationChildren = Object.fromEntries(Object.entries(stations.children).map(([id, record]) => [`stations/${id}`, record]));
+    return { status: root.status, children: { ...root.children, ...stationChildren } };
   }
 
   onEscalation(listener: (error: SupervisorEscalation) => void): void {

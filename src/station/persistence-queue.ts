@@ -1,6 +1,7 @@
 import { writeAuditEvent, type AuditEvent } from '../audit/audit-log.js';
 import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
+import type { PersistedStopState } from '../machines/emergency-stop.js';
 import { persistStopCommand, type StopCommandRecord } from './stop-store.js';
 
 type QueuedWrite =
@@ -27,15 +28,41 @@ export class PersistenceQueue {
   private retryTimer: NodeJS.Timeout | undefined;
   private wakeRetry: (() => void) | undefined;
   private closed = false;
+  private readonly pendingListeners = new Set<() => void>();
 
+  /**
+   * One queue serves every incarnation of a station's actor, so a command accepted by an actor
+   * that then crashed is still written, and its successor restores the state it implies.
+   */
   constructor(
     private readonly options: {
       stationId: string;
       getDatabase: () => Database | null;
       logger: AdapterLogger;
-      onPendingChanged: () => void;
     },
   ) {}
+
+  /** Calls `listener` whenever the number of pending commands changes; returns the unsubscribe function. */
+  onPendingChanged(listener: () => void): () => void {
+    this.pendingListeners.add(listener);
+    return () => this.pendingListeners.delete(listener);
+  }
+
+  /**
+   * Returns the stop state that the newest pending command leads to, or null when none is
+   * pending. It wins over the database's stored state, which does not yet contain that command.
+   */
+  impliedStopState(): PersistedStopState | null {
+    const commands = this.writes.filter((write) => write.kind === 'command');
+    const newest = commands.at(-1);
+    if (!newest) return null;
+    const implied: Record<StopCommandRecord['kind'], PersistedStopState> = { activate: 'stopped', clear: 'held', resume: 'operational' };
+    return implied[newest.record.kind];
+  }
+
+  private notifyPendingChanged(): void {
+    for (const listener of this.pendingListeners) listener();
+  }
 
   /** Stop, clear and resume commands not yet committed; audit rows do not count. */
   get pendingCount(): number {
@@ -47,8 +74,8 @@ export class PersistenceQueue {
     const committed = new Promise<void>((resolve) => {
       this.writes.push({ kind: 'command', record, resolve, attempts: 0 });
     });
-    this.options.onPendingChanged();
-    void this.run();
+    this.notifyPendingChanged();
+    this.runSoon();
     return committed;
   }
 
@@ -58,17 +85,23 @@ export class PersistenceQueue {
     const committed = new Promise<void>((resolve) => {
       this.writes.push({ kind: 'audit', event: stamped, resolve, attempts: 0 });
     });
-    void this.run();
+    this.runSoon();
     return committed;
   }
 
-  /** Waits up to `timeoutMs` for the queue to empty, then stops retrying; returns what is left. */
-  async drain(timeoutMs: number): Promise<number> {
+  /** Waits up to `timeoutMs` for the queue to empty and keeps retrying afterwards; returns what is left. */
+  async flush(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
     while (this.writes.length > 0 && Date.now() < deadline) {
       this.wakeRetry?.();
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    return this.writes.length;
+  }
+
+  /** Waits up to `timeoutMs` for the queue to empty, then stops retrying; returns what is left. */
+  async drain(timeoutMs: number): Promise<number> {
+    await this.flush(timeoutMs);
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.wakeRetry?.();
@@ -81,6 +114,14 @@ export class PersistenceQueue {
     return this.writes.length;
   }
 
+  /**
+   * Starts writing once the caller's synchronous work is done, so that a system-wide stop switches
+   * every station's outputs before the first station's write reaches the database.
+   */
+  private runSoon(): void {
+    queueMicrotask(() => void this.run());
+  }
+
   private async run(): Promise<void> {
     if (this.running) return;
     this.running = true;
@@ -91,7 +132,7 @@ export class PersistenceQueue {
         if (await this.tryWrite(head)) {
           this.writes.shift();
           head.resolve();
-          if (head.kind === 'command') this.options.onPendingChanged();
+          if (head.kind === 'command') this.notifyPendingChanged();
         } else {
           await this.waitBeforeRetry(head.attempts);
         }

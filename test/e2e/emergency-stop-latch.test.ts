@@ -63,7 +63,14 @@ describe('emergency stop on the embedded database', () => {
   });
 
   it('publishes clamped plan values before any stop', async () => {
-    const registers = await readHoldingRegisters(adapter!.modbusPort, 1, 1, 30);
+    // After start the pumps ramp from the stop image to the plan; at 100 Hz/s that takes 0.4 s.
+    // A read may time out right after start on a busy machine, so a failed read is retried.
+    const polled = await waitFor(
+      () => readHoldingRegisters(adapter!.modbusPort, 1, 1, 30).catch(() => null),
+      (values) => values !== null && (values[0]! & STATUS_RECOVERING) === 0,
+      10_000,
+    );
+    const registers = polled!;
     expect(registers[0]! & STATUS_EMERGENCY_STOP).toBe(0);
     expect(registers[2]).toBe(2);
     expect(float32At(registers, 10)).toBe(50);
@@ -100,7 +107,8 @@ describe('emergency stop on the embedded database', () => {
     expect(audit.rows).toEqual([{ event_type: 'EMERGENCY_STOP_ACTIVATED', severity: 'CRITICAL', actor: 'admin', source: 'rest' }]);
 
     adapter = await startAdapter(environment);
-    const restarted = await readHoldingRegisters(adapter.modbusPort, 1, 1, 30);
+    // The first read after a start may time out on a busy machine, so it is retried.
+    const restarted = (await waitFor(() => readHoldingRegisters(adapter!.modbusPort, 1, 1, 30).catch(() => null), (values) => values !== null, 10_000))!;
     expect(restarted[0]! & STATUS_EMERGENCY_STOP).toBe(STATUS_EMERGENCY_STOP);
     const newToken = await login(adapter.baseUrl);
     const afterRestart = await call(adapter.baseUrl, newToken, 'GET', '/api/v1/pump-stations/station001/emergency-stop-status');

@@ -6,6 +6,18 @@ import { psql } from '../helpers/psql.js';
 import { float32At, readHoldingRegisters } from '../helpers/mbpoll.js';
 
 
+/** Polls the first 30 registers of `unitId` until `accept` returns true. */
+async function waitForRegisters(port: number, unitId: number, accept: (registers: number[]) => boolean, timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  let registers = await readHoldingRegisters(port, unitId, 1, 30);
+  while (!accept(registers)) {
+    if (Date.now() > deadline) throw new Error(`registers of unit ${unitId} did not match within ${timeoutMs} ms: ${registers.join(' ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    registers = await readHoldingRegisters(port, unitId, 1, 30);
+  }
+  return registers;
+}
+
 describe('demo configuration on PostgreSQL', () => {
   let database: TestDatabase;
   let adapter: RunningAdapter;
@@ -20,8 +32,10 @@ describe('demo configuration on PostgreSQL', () => {
     await database?.drop();
   });
 
-  it('Modbus registers match the REST station view', async () => {
+  it('Modbus registers match the REST station view', { timeout: 60_000 }, async () => {
     const token = await login(adapter.baseUrl);
+    // After start the pumps ramp from the stop image to the plan at 2 Hz/s; wait until they are there.
+    await waitForRegisters(adapter.modbusPort, 1, (registers) => registers[0] === 0, 40_000);
     const station = await call(adapter.baseUrl, token, 'GET', '/api/v1/pump-stations/station001');
     const registers = await readHoldingRegisters(adapter.modbusPort, 1, 1, 20);
     const pumps = station.body.pumps as Array<{ setpoint: number; mode: string; minimum: number; maximum: number }>;
@@ -35,32 +49,37 @@ describe('demo configuration on PostgreSQL', () => {
     expect(registers[17]).toBe(Math.round(pumps[0]!.setpoint * 10));
   });
 
-  it('a plan row from psql reaches Modbus within one second', async () => {
+  it('a plan row from psql applies within one second and ramps', { timeout: 60_000 }, async () => {
+    const token = await login(adapter.baseUrl);
+    const before = float32At(await readHoldingRegisters(adapter.modbusPort, 1, 1, 30), 20);
     await psql(
       database.url!,
       `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, plan_version)
        VALUES ('station001', 'pump2', now() - interval '1 minute', now() + interval '1 hour', 41.5, 7)`,
     );
     const inserted = Date.now();
-    let registers = await readHoldingRegisters(adapter.modbusPort, 1, 1, 30);
-    while (float32At(registers, 20) !== 41.5 && Date.now() - inserted < 1000) {
-      registers = await readHoldingRegisters(adapter.modbusPort, 1, 1, 30);
+    let planValue: unknown = null;
+    while (planValue !== 41.5 && Date.now() - inserted < 1000) {
+      const station = await call(adapter.baseUrl, token, 'GET', '/api/v1/pump-stations/station001');
+      planValue = (station.body.pumps as Array<{ plan_value: number }>)[1]!.plan_value;
     }
-    expect(float32At(registers, 20)).toBe(41.5);
+    expect(planValue).toBe(41.5);
     expect(Date.now() - inserted).toBeLessThan(1000);
+
+    // The setpoint follows at the pump's rate limit of 2 Hz/s, never in one jump.
+    const seconds = Math.abs(41.5 - before) / 2;
+    const reached = await waitForRegisters(adapter.modbusPort, 1, (registers) => float32At(registers, 20) === 41.5, seconds * 1000 + 10_000);
+    expect(float32At(reached, 20)).toBe(41.5);
+    expect(Date.now() - inserted).toBeGreaterThanOrEqual(seconds * 1000 - 1000);
   });
 
-  it('a plan value above maximum publishes the maximum', async () => {
+  it('a plan value above maximum publishes the maximum', { timeout: 60_000 }, async () => {
     await psql(
       database.url!,
       `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value)
        VALUES ('station001', 'pump1', now() - interval '1 minute', now() + interval '1 hour', 95)`,
     );
-    const inserted = Date.now();
-    let registers = await readHoldingRegisters(adapter.modbusPort, 1, 1, 20);
-    while (float32At(registers, 10) !== 50 && Date.now() - inserted < 1000) {
-      registers = await readHoldingRegisters(adapter.modbusPort, 1, 1, 20);
-    }
+    const registers = await waitForRegisters(adapter.modbusPort, 1, (values) => float32At(values, 10) === 50, 40_000);
     expect(float32At(registers, 10)).toBe(50);
     expect(registers[17]).toBe(500);
     const token = await login(adapter.baseUrl);

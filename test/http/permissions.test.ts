@@ -17,7 +17,9 @@ interface Targets {
 /** A request each operation accepts from a permitted caller: path parameters filled in and a valid body. */
 function sampleRequest(operation: OperationSpec, targets: Targets): { path: string; body?: unknown } {
   const key = `${operation.method.toUpperCase()} ${operation.path}`;
-  const fill = (path: string) => path.replace(':id', key.includes('/users/') ? targets.userId : key.includes('/api-tokens/') ? targets.tokenId : 'station001');
+  const fill = (path: string) =>
+    path.replace(':pumpId', 'pump1').replace(':id', key.includes('/users/') ? targets.userId : key.includes('/api-tokens/') ? targets.tokenId : 'station001');
+  const inAnHour = new Date(Date.now() + 3_600_000).toISOString();
   const samples: Record<string, { path?: string; body?: unknown }> = {
     'POST /api/v1/auth/login': { body: { username: 'admin', password: 'test-admin-password-1' } },
     'POST /api/v1/pump-stations/:id/emergency-stop': { body: { reason: `permission test by ${targets.role}` } },
@@ -27,6 +29,14 @@ function sampleRequest(operation: OperationSpec, targets: Targets): { path: stri
     'PATCH /api/v1/users/:id': { body: { full_name: `renamed by ${targets.role}` } },
     'PUT /api/v1/roles/:role': { path: '/api/v1/roles/viewer', body: { permissions: ['read_pump_status'] } },
     'POST /api/v1/api-tokens': { body: { name: `made by ${targets.role}`, user_id: targets.userId } },
+    'POST /api/v1/emergency-stop': { body: { reason: `system-wide permission test by ${targets.role}` } },
+    'DELETE /api/v1/emergency-stop': { body: { reason: 'permission test' } },
+    'POST /api/v1/resume': { body: { reason: 'permission test' } },
+    'PUT /api/v1/pump-stations/:id/pumps/:pumpId/override': { body: { value: 35, duration_seconds: 60, reason: 'permission test' } },
+    'DELETE /api/v1/pump-stations/:id/pumps/:pumpId/override': { body: { reason: 'permission test' } },
+    'POST /api/v1/plans': {
+      body: { rows: [{ station_id: 'station001', pump_id: 'pump1', interval_start: new Date().toISOString(), interval_end: inAnHour, target_value: 30 }] },
+    },
   };
   const sample = samples[key] ?? {};
   return { path: sample.path ?? fill(operation.path), body: sample.body };

@@ -11,7 +11,7 @@ import {
 /** Events that lead from the initial `restoring` state to each state. */
 const PATH_TO: Record<EmergencyStopState, EmergencyStopEvent[]> = {
   restoring: [],
-  operational: [{ type: 'RESTORED', state: 'operational' }],
+  operational: [{ type: 'RESTORED', state: 'operational' }, { type: 'RECOVERY_COMPLETE' }],
   stopped: [{ type: 'RESTORED', state: 'stopped' }],
   held: [{ type: 'RESTORED', state: 'held' }],
   recovering: [
@@ -50,7 +50,7 @@ function stateAfter(start: EmergencyStopState, event: EventName): EmergencyStopS
 
 /** Every (state, event) pair: [start state, event, expected next state]. */
 const TRANSITIONS: Array<[EmergencyStopState, EventName, EmergencyStopState]> = [
-  ['restoring', 'RESTORED operational', 'operational'],
+  ['restoring', 'RESTORED operational', 'recovering'],
   ['restoring', 'RESTORED stopped', 'stopped'],
   ['restoring', 'RESTORED held', 'held'],
   ['restoring', 'ACTIVATE', 'stopped'],
@@ -153,12 +153,13 @@ describe('clear and resume', () => {
     actor.subscribe((snapshot) => visited.push(String(snapshot.value)));
 
     actor.send({ type: 'RESTORED', state: 'operational' });
+    actor.send({ type: 'RECOVERY_COMPLETE' });
     actor.send({ type: 'ACTIVATE_EMERGENCY_STOP' });
     actor.send({ type: 'CLEAR_EMERGENCY_STOP' });
     actor.send({ type: 'RESUME', checksPassed: true });
     actor.send({ type: 'RECOVERY_COMPLETE' });
 
-    expect(visited).toEqual(['restoring', 'operational', 'stopped', 'held', 'recovering', 'operational']);
+    expect(visited).toEqual(['restoring', 'recovering', 'operational', 'stopped', 'held', 'recovering', 'operational']);
   });
 
   it('second CLEAR stays held', () => {

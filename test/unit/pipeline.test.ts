@@ -1,13 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import type { EmergencyStopState } from '../../src/machines/emergency-stop.js';
 import {
+  applyRecoveryRamp,
+  applyStopValue,
   clampToLimits,
   computePumpOutput,
+  limitRateOfChange,
   PUMP_MODE_CODES,
   rampToward,
   selectSource,
   type PumpLimits,
   type PumpOutputInput,
+  type SourceInput,
 } from '../../src/station/pipeline.js';
 
 /** Speed pump, 10–50 Hz, 2 Hz/s, failsafe 30 Hz, stop 15 Hz (not the minimum, so tests can tell them apart). */
@@ -45,13 +49,17 @@ function seededRandom(seed: number): () => number {
   };
 }
 
+function plan(planValue: number | null): SourceInput {
+  return { planValue, overrideValue: null, watchdog: null };
+}
+
 describe('selectSource', () => {
   it('uses finite plan value', () => {
-    expect(selectSource(42, LIMITS)).toEqual({ value: 42, mode: 'plan' });
+    expect(selectSource(plan(42), LIMITS)).toEqual({ value: 42, mode: 'plan', failsafeReason: null });
   });
 
   it('keeps out-of-range plan value', () => {
-    expect(selectSource(999, LIMITS)).toEqual({ value: 999, mode: 'plan' });
+    expect(selectSource(plan(999), LIMITS)).toEqual({ value: 999, mode: 'plan', failsafeReason: null });
   });
 
   it.each([
@@ -60,11 +68,85 @@ describe('selectSource', () => {
     ['Infinity', Number.POSITIVE_INFINITY],
     ['-Infinity', Number.NEGATIVE_INFINITY],
   ])('falls back to failsafe on %s', (_label, planValue) => {
-    expect(selectSource(planValue, LIMITS)).toEqual({ value: 30, mode: 'failsafe' });
+    expect(selectSource(plan(planValue), LIMITS)).toEqual({ value: 30, mode: 'failsafe', failsafeReason: 'no_plan' });
   });
 
   it('treats zero as a plan value', () => {
-    expect(selectSource(0, LIMITS)).toEqual({ value: 0, mode: 'plan' });
+    expect(selectSource(plan(0), LIMITS)).toEqual({ value: 0, mode: 'plan', failsafeReason: null });
+  });
+
+  it('override wins over plan', () => {
+    expect(selectSource({ planValue: 40, overrideValue: 12, watchdog: null }, LIMITS)).toEqual({ value: 12, mode: 'override', failsafeReason: null });
+  });
+
+  it('override wins over missing plan', () => {
+    expect(selectSource({ planValue: null, overrideValue: 12, watchdog: null }, LIMITS).mode).toBe('override');
+  });
+
+  it('override wins over stale plan', () => {
+    expect(selectSource({ planValue: 40, overrideValue: 12, watchdog: 'plan_stale' }, LIMITS).mode).toBe('override');
+  });
+
+  it('database outage beats override', () => {
+    expect(selectSource({ planValue: 40, overrideValue: 12, watchdog: 'database_unreachable' }, LIMITS)).toEqual({
+      value: 30,
+      mode: 'failsafe',
+      failsafeReason: 'database_unreachable',
+    });
+  });
+
+  it('stale plan gives failsafe', () => {
+    expect(selectSource({ planValue: 40, overrideValue: null, watchdog: 'plan_stale' }, LIMITS)).toEqual({ value: 30, mode: 'failsafe', failsafeReason: 'plan_stale' });
+  });
+
+  it('ignores non-finite override', () => {
+    expect(selectSource({ planValue: 40, overrideValue: Number.NaN, watchdog: null }, LIMITS).mode).toBe('plan');
+  });
+});
+
+describe('limitRateOfChange', () => {
+  const planSource = { value: 40, mode: 'plan', failsafeReason: null } as const;
+  const failsafeSource = { value: 30, mode: 'failsafe', failsafeReason: 'no_plan' } as const;
+
+  it('limits plan change in operation', () => {
+    expect(limitRateOfChange({ target: 40, previous: 20, source: planSource, stopState: 'operational', limits: LIMITS, elapsedSeconds: 1 })).toBe(22);
+  });
+
+  it('limits override change', () => {
+    const source = { value: 12, mode: 'override', failsafeReason: null } as const;
+    expect(limitRateOfChange({ target: 12, previous: 20, source, stopState: 'operational', limits: LIMITS, elapsedSeconds: 0.5 })).toBe(19);
+  });
+
+  it('jumps to failsafe in operation', () => {
+    expect(limitRateOfChange({ target: 30, previous: 50, source: failsafeSource, stopState: 'operational', limits: LIMITS, elapsedSeconds: 0.1 })).toBe(30);
+  });
+
+  it('ramps to failsafe while recovering', () => {
+    expect(limitRateOfChange({ target: 30, previous: 15, source: failsafeSource, stopState: 'recovering', limits: LIMITS, elapsedSeconds: 1 })).toBe(17);
+  });
+});
+
+describe('applyStopValue', () => {
+  it.each(STOP_IMAGE)('%s gives stop setpoint', (stopState) => {
+    expect(applyStopValue(40, stopState, LIMITS)).toEqual({ value: 15, stopped: true });
+  });
+
+  it.each(['operational', 'recovering'] as const)('%s passes value', (stopState) => {
+    expect(applyStopValue(40, stopState, LIMITS)).toEqual({ value: 40, stopped: false });
+  });
+});
+
+describe('applyRecoveryRamp', () => {
+  it('reports ramping below target', () => {
+    expect(applyRecoveryRamp(20, 40, 'recovering')).toEqual({ value: 20, recovering: true, ramping: true });
+  });
+
+  it('reports done at target', () => {
+    expect(applyRecoveryRamp(40, 40, 'recovering')).toEqual({ value: 40, recovering: true, ramping: false });
+  });
+
+  it('passes through in operation', () => {
+    expect(applyRecoveryRamp(20, 40, 'operational')).toEqual({ value: 20, recovering: false, ramping: false });
   });
 });
 
@@ -155,7 +237,7 @@ describe('stop image states', () => {
 
 describe('operational pump', () => {
   it('publishes plan value', () => {
-    const output = computePumpOutput(input({ planValue: 42 }));
+    const output = computePumpOutput(input({ planValue: 42, previousSetpoint: 42 }));
     expect(output.setpoint).toBe(42);
     expect(output.targetSetpoint).toBe(42);
     expect(output.mode).toBe('plan');
@@ -165,7 +247,7 @@ describe('operational pump', () => {
   });
 
   it('clamps above maximum', () => {
-    const output = computePumpOutput(input({ planValue: 75 }));
+    const output = computePumpOutput(input({ planValue: 75, previousSetpoint: 50 }));
     expect(output.setpoint).toBe(50);
     expect(output.targetSetpoint).toBe(50);
     expect(output.clamped).toBe(true);
@@ -173,7 +255,7 @@ describe('operational pump', () => {
   });
 
   it('clamps below minimum', () => {
-    const output = computePumpOutput(input({ planValue: -3 }));
+    const output = computePumpOutput(input({ planValue: -3, previousSetpoint: 10 }));
     expect(output.setpoint).toBe(10);
     expect(output.targetSetpoint).toBe(10);
     expect(output.clamped).toBe(true);
@@ -191,10 +273,45 @@ describe('operational pump', () => {
     expect(output.clamped).toBe(false);
   });
 
-  it('jumps without ramp', () => {
+  it('limits plan jump to rate', () => {
     const output = computePumpOutput(input({ planValue: 50, previousSetpoint: 10, elapsedSeconds: 0.1 }));
-    expect(output.setpoint).toBe(50);
+    expect(output.setpoint).toBeCloseTo(10.2, 10);
+    expect(output.mode).toBe('plan');
+    expect(output.ramping).toBe(true);
+  });
+
+  it('jumps from plan to failsafe', () => {
+    const output = computePumpOutput(input({ planValue: null, previousSetpoint: 48, elapsedSeconds: 0.1 }));
+    expect(output.setpoint).toBe(30);
     expect(output.ramping).toBe(false);
+  });
+
+  it('leaves failsafe at rate', () => {
+    const output = computePumpOutput(input({ planValue: 40, previousSetpoint: 30, elapsedSeconds: 1 }));
+    expect(output.setpoint).toBe(32);
+    expect(output.mode).toBe('plan');
+  });
+
+  it('publishes override as mode override', () => {
+    const output = computePumpOutput(input({ planValue: 40, overrideValue: 25, previousSetpoint: 25 }));
+    expect(output.setpoint).toBe(25);
+    expect(output.mode).toBe('override');
+  });
+
+  it('reports clamped request', () => {
+    const output = computePumpOutput(input({ planValue: 75, previousSetpoint: 50 }));
+    expect(output.requestedValue).toBe(75);
+  });
+
+  it('steady-state step within rate limit', () => {
+    const random = seededRandom(7);
+    for (let index = 0; index < 2000; index += 1) {
+      const previousSetpoint = LIMITS.minimum + random() * (LIMITS.maximum - LIMITS.minimum);
+      const elapsedSeconds = random() * 3;
+      const planValue = (random() - 0.5) * 200;
+      const output = computePumpOutput(input({ planValue, previousSetpoint, elapsedSeconds }));
+      expect(Math.abs(output.setpoint - previousSetpoint)).toBeLessThanOrEqual(LIMITS.maxRatePerSecond * elapsedSeconds + 1e-9);
+    }
   });
 });
 
@@ -242,9 +359,9 @@ describe('recovering pump', () => {
     expect(output.ramping).toBe(true);
   });
 
-  it('clamps out-of-range previous setpoint', () => {
+  it('ramps from previous setpoint clamped into limits', () => {
     const output = computePumpOutput(input({ stopState: 'recovering', planValue: 40, previousSetpoint: 0, elapsedSeconds: 1 }));
-    expect(output.setpoint).toBe(10);
+    expect(output.setpoint).toBe(12);
     expect(output.ramping).toBe(true);
   });
 
@@ -321,9 +438,9 @@ describe('on/off pumps', () => {
   const onOff = { minimum: 0, maximum: 1, maxRatePerSecond: 1, failsafeSetpoint: 0, stopSetpoint: 0, onOff: true };
 
   it('rounds plan values to 0 or 1', () => {
-    expect(selectSource(0.5, onOff).value).toBe(1);
-    expect(selectSource(0.49, onOff).value).toBe(0);
-    expect(selectSource(7, onOff).value).toBe(1);
+    expect(selectSource(plan(0.5), onOff).value).toBe(1);
+    expect(selectSource(plan(0.49), onOff).value).toBe(0);
+    expect(selectSource(plan(7), onOff).value).toBe(1);
   });
 
   it('switches at once when recovering', () => {

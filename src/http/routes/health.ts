@@ -22,6 +22,9 @@ async function probeDatabase(dependencies: HttpDependencies): Promise<{ status: 
   }
 }
 
+/** How long a supervisor escalation below the root keeps the adapter reported as degraded. */
+const RECENT_ESCALATION_MS = 15 * 60_000;
+
 /** Days until the OPC UA server certificate expires, or null while it has not been created. */
 function certificateExpiry(certsDir: string): { path: string; days_to_expiry: number | null; not_after: string | null; error?: string } {
   const path = join(certsDir, 'server.pem');
@@ -44,18 +47,20 @@ async function assess(dependencies: HttpDependencies) {
     .filter(([, protocol]) => !protocol.listening)
     .map(([name]) => name);
   const restarting = children.some((child) => child.status !== 'running');
+  const lastEscalation = (runtime.escalations ?? []).at(-1);
+  const recentEscalation = lastEscalation !== undefined && Date.now() - lastEscalation.at.getTime() < RECENT_ESCALATION_MS;
 
   let status: HealthStatus = 'healthy';
   if (database.status === 'down' || runtime.supervisor.status !== 'supervising') status = 'unhealthy';
-  else if (restarting || protocolsDown.length > 0) status = 'degraded';
-  return { status, runtime, database, protocolsDown };
+  else if (restarting || recentEscalation || protocolsDown.length > 0) status = 'degraded';
+  return { status, runtime, database, protocolsDown, lastEscalation };
 }
 
 export function registerHealthRoutes(router: Router, dependencies: HttpDependencies): void {
   // Unauthenticated on purpose: load balancers, Prometheus and the health-check script call
   // these without a token. They show state, never secrets or user data.
   router.get('/api/v1/health', async (context) => {
-    const { status, runtime, database, protocolsDown } = await assess(dependencies);
+    const { status, runtime, database, protocolsDown, lastEscalation } = await assess(dependencies);
     context.status = status === 'unhealthy' ? 503 : 200;
     context.body = {
       status,
@@ -64,6 +69,10 @@ export function registerHealthRoutes(router: Router, dependencies: HttpDependenc
         database,
         supervisor: runtime.supervisor.status,
         protocols_down: protocolsDown,
+        restarting: Object.entries(runtime.supervisor.children).filter(([, child]) => child.status !== 'running').map(([id]) => id),
+        last_escalation: lastEscalation
+          ? { supervisor: lastEscalation.supervisor, child: lastEscalation.child, reason: lastEscalation.reason, at: lastEscalation.at.toISOString() }
+          : null,
       },
     };
   });

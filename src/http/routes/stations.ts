@@ -40,6 +40,8 @@ export function stationBody(snapshot: StationSnapshot) {
       minimum: pump.minimum,
       maximum: pump.maximum,
       plan_value: pump.planValue,
+      target_setpoint: pump.targetSetpoint ?? null,
+      override: pump.override ? { value: pump.override.value, expires_at: pump.override.expiresAt.toISOString(), reason: pump.override.reason, set_by: pump.override.setBy } : null,
     })),
   };
 }
@@ -53,7 +55,7 @@ function stopStatusBody(snapshot: StationSnapshot) {
   };
 }
 
-function findStation(dependencies: HttpDependencies, stationId: string): StationActor {
+export function findStation(dependencies: HttpDependencies, stationId: string): StationActor {
   const actor = dependencies.stations.get(stationId);
   if (!actor) {
     const known = dependencies.stations.all().map((each) => each.stationId).join(', ');
@@ -62,7 +64,7 @@ function findStation(dependencies: HttpDependencies, stationId: string): Station
   return actor;
 }
 
-function originOf(context: Context, body: z.infer<typeof commandSchema>): CommandOrigin {
+export function originOf(context: Context, body: z.infer<typeof commandSchema>): CommandOrigin {
   const user = context.state.user as AuthenticatedUser;
   return {
     source: 'rest',
