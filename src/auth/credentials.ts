@@ -13,6 +13,8 @@ export interface UserIdentity {
   username: string;
   role: string;
   permissions: readonly Permission[];
+  /** Login tokens issued before this time are no longer accepted; null when none is set. */
+  tokensValidAfter?: Date | null;
 }
 
 export interface LoginContext {
@@ -29,6 +31,8 @@ interface UserRow {
   locked: boolean;
   permissions: string[] | null;
 }
+
+const INVALID_CREDENTIALS_MESSAGE = 'invalid username or password, or the account is locked after repeated failures; check both or ask an administrator';
 
 /**
  * A fixed scrypt hash checked when the user does not exist or is locked, so that the response
@@ -89,12 +93,20 @@ export class CredentialService {
       else if (user.password_hash === null) reason = 'no_password_set';
       await this.audit(database, username, user?.role ?? null, context, { reason });
       if (user && reason === 'wrong_password') await this.countFailure(database, user, context);
-      throw new AdapterError('INVALID_CREDENTIALS', 'invalid username or password, or the account is locked after repeated failures; check both or ask an administrator');
+      throw new AdapterError('INVALID_CREDENTIALS', INVALID_CREDENTIALS_MESSAGE);
     }
 
-    await database.query('UPDATE users SET failed_login_count = 0, first_failed_login_at = NULL, locked_until = NULL, last_login_at = now() WHERE user_id = $1', [
-      user.user_id,
-    ]);
+    // The lock is checked again here, because wrong passwords sent in parallel may have locked
+    // the account while this password was being hashed.
+    const accepted = await database.query(
+      `UPDATE users SET failed_login_count = 0, first_failed_login_at = NULL, last_login_at = now()
+        WHERE user_id = $1 AND active AND (locked_until IS NULL OR locked_until <= now())`,
+      [user.user_id],
+    );
+    if (accepted.rowCount === 0) {
+      await this.audit(database, username, user.role, context, { reason: 'account_locked' });
+      throw new AdapterError('INVALID_CREDENTIALS', INVALID_CREDENTIALS_MESSAGE);
+    }
     await writeAuditEvent(database, {
       eventType: 'LOGIN_SUCCEEDED',
       severity: 'LOW',
@@ -109,14 +121,20 @@ export class CredentialService {
   /** Reads the user's current identity from the database, or null when unknown or deactivated. */
   async currentIdentity(userId: string): Promise<UserIdentity | null> {
     const database = this.requireDatabase();
-    const result = await database.query<{ user_id: string; username: string; role: string; active: boolean; permissions: string[] | null }>(
-      `SELECT u.user_id, u.username, u.role, u.active, r.permissions
+    const result = await database.query<{ user_id: string; username: string; role: string; active: boolean; permissions: string[] | null; tokens_valid_after: Date | null }>(
+      `SELECT u.user_id, u.username, u.role, u.active, r.permissions, u.tokens_valid_after
          FROM users u LEFT JOIN roles r ON r.role = u.role WHERE u.user_id = $1`,
       [userId],
     );
     const user = result.rows[0];
     if (!user?.active) return null;
-    return { userId: user.user_id, username: user.username, role: user.role, permissions: toPermissions(user.permissions) };
+    return {
+      userId: user.user_id,
+      username: user.username,
+      role: user.role,
+      permissions: toPermissions(user.permissions),
+      tokensValidAfter: user.tokens_valid_after,
+    };
   }
 
   private requireDatabase(): Database {

@@ -7,6 +7,8 @@ const AUDIENCE = 'calejo-api';
 export interface TokenClaims {
   userId: string;
   role: string;
+  /** When the token was issued, in milliseconds; `iat` has only whole seconds. */
+  issuedAtMs?: number;
 }
 
 export class TokenService {
@@ -22,7 +24,7 @@ export class TokenService {
   async issue(claims: TokenClaims): Promise<{ token: string; expiresAt: Date }> {
     const issuedAt = Math.floor(Date.now() / 1000);
     const expiresAt = new Date((issuedAt + this.ttlSeconds) * 1000);
-    const token = await new SignJWT({ role: claims.role })
+    const token = await new SignJWT({ role: claims.role, iat_ms: Date.now() })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(claims.userId)
       .setIssuer(ISSUER)
@@ -40,7 +42,8 @@ export class TokenService {
       if (typeof payload.sub !== 'string' || typeof payload.role !== 'string') {
         throw new AdapterError('AUTHENTICATION_REQUIRED', 'token has no subject or role; log in again');
       }
-      return { userId: payload.sub, role: payload.role };
+      const issuedAtMs = typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat ?? 0) * 1000;
+      return { userId: payload.sub, role: payload.role, issuedAtMs };
     } catch (error) {
       if (error instanceof AdapterError) throw error;
       const reason = error instanceof joseErrors.JWTExpired ? 'token expired' : 'token invalid';

@@ -1,4 +1,4 @@
-import { verifyAuditChain } from '../audit/verify-chain.js';
+import { verificationReport, verifyAuditChain } from '../audit/verify-chain.js';
 import { openPostgres } from '../db/postgres.js';
 import { EXIT } from './exit-codes.js';
 
@@ -14,6 +14,10 @@ export async function auditVerify(options: { json: boolean; databaseUrl: string 
     options.write('UNKNOWN: DATABASE_URL is not set; set it to the adapter\'s PostgreSQL connection string\n');
     return EXIT.UNKNOWN;
   }
+  if (!/^postgres(ql)?:\/\//.test(options.databaseUrl)) {
+    options.write('UNKNOWN: DATABASE_URL must be a postgres:// or postgresql:// connection string\n');
+    return EXIT.UNKNOWN;
+  }
   let database;
   try {
     database = await openPostgres(options.databaseUrl, { poolSize: 1 });
@@ -24,7 +28,7 @@ export async function auditVerify(options: { json: boolean; databaseUrl: string 
   try {
     const result = await verifyAuditChain(database);
     if (options.json) {
-      options.write(`${JSON.stringify(result)}\n`);
+      options.write(`${JSON.stringify(verificationReport(result))}\n`);
     } else if (result.ok) {
       options.write(`OK: audit chain intact, ${result.rowsChecked} rows, head ${result.headPosition} ${result.headHash}\n`);
     } else {

@@ -12,7 +12,14 @@ Run calejo-cli <command> --help for a command's options.`;
 
 /** Entry point of the operations CLI that the scripts in scripts/ wrap. */
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false, options: { json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  } catch (error) {
+    process.stderr.write(`calejo-cli: ${(error as Error).message}\n\n${HELP}\n`);
+    return EXIT.UNKNOWN;
+  }
+  const { values, positionals } = parsed;
   const command = positionals.join(' ');
   const write = (text: string) => process.stdout.write(text);
 

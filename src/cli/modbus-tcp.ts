@@ -31,7 +31,14 @@ function integerArgument(text: string | undefined, name: string, minimum: number
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { unit: { type: 'string', default: '1' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { unit: { type: 'string', default: '1' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  } catch (error) {
+    process.stderr.write(`modbus-tcp: ${(error as Error).message}\n\n${HELP}\n`);
+    return EXIT.UNKNOWN;
+  }
+  const { values, positionals } = parsed;
   if (values.help) {
     process.stdout.write(`${HELP}\n`);
     return EXIT.OK;
@@ -39,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, host, portText, registerText, countText] = positionals;
   let port: number, register: number, count: number, unitId: number;
   try {
-    if (command !== 'read' || !host) throw new RangeError('expected: modbus-tcp read HOST PORT REGISTER COUNT');
+    if (command !== 'read' || !host || positionals.length !== 5) throw new RangeError('expected: modbus-tcp read HOST PORT REGISTER COUNT');
     port = integerArgument(portText, 'PORT', 1, 65535);
     register = integerArgument(registerText, 'REGISTER', 30001, 105536);
     count = integerArgument(countText, 'COUNT', 1, 125);
@@ -49,8 +56,11 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.UNKNOWN;
   }
   const target = resolveRegister(register);
-  if (!target) {
-    process.stderr.write(`modbus-tcp: invalid REGISTER ${register}: use 40001 and up for holding registers or 30001 to 39999 for input registers\n`);
+  const last = resolveRegister(register + count - 1);
+  if (!target || !last || last.functionCode !== target.functionCode) {
+    process.stderr.write(
+      `modbus-tcp: invalid range ${register} to ${register + count - 1}: holding registers are 40001 to 105536 and input registers 30001 to 39999, and a range stays in one of them\n`,
+    );
     return EXIT.UNKNOWN;
   }
 
@@ -74,4 +84,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Exit explicitly: after a timeout, modbus-serial can leave the socket open and keep the process alive.
+process.exit(await main(process.argv.slice(2)));

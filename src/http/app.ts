@@ -41,9 +41,21 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   app.use(measureRequests());
   app.use(problemResponses(logger));
   app.use(async (context, next) => {
-    // A body in another format would be ignored silently, losing the reason of a stop.
-    if (context.request.length && !context.is('application/json')) {
+    // A body in another format would be ignored silently, losing the reason of a stop. A chunked
+    // body has no Content-Length, so Transfer-Encoding counts as a body too.
+    const hasBody = Boolean(context.request.length) || context.get('transfer-encoding') !== '';
+    if (hasBody && !context.is('application/json')) {
       throw new AdapterError('UNSUPPORTED_MEDIA_TYPE', `unsupported content type "${context.get('content-type')}"; send Content-Type: application/json`);
+    }
+    // PostgreSQL text cannot hold NUL, so an id with one is rejected here rather than failing in a query.
+    let decodedPath: string;
+    try {
+      decodedPath = decodeURIComponent(context.path);
+    } catch {
+      throw new AdapterError('MALFORMED_REQUEST', `invalid percent-encoding in path ${context.path}`);
+    }
+    if (decodedPath.includes('\u0000')) {
+      throw new AdapterError('MALFORMED_REQUEST', 'the path contains a NUL character (%00); remove it');
     }
     await next();
   });
@@ -52,12 +64,12 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   const publicRoutes = new Router();
   registerHealthRoutes(publicRoutes, dependencies);
   registerLoginRoute(publicRoutes, dependencies);
+  registerStatusRoute(publicRoutes, dependencies);
   app.use(publicRoutes.routes());
-  app.use(publicRoutes.allowedMethods({ throw: true }));
+  app.use(publicRoutes.allowedMethods());
 
   const protectedRoutes = new Router();
   protectedRoutes.use(authenticate(dependencies));
-  registerStatusRoute(protectedRoutes, dependencies);
   registerStationRoutes(protectedRoutes, dependencies);
   registerUserRoutes(protectedRoutes, dependencies);
   registerRoleRoutes(protectedRoutes, dependencies);
@@ -67,7 +79,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
   registerPlanRoutes(protectedRoutes, dependencies);
   registerSystemStopRoutes(protectedRoutes, dependencies);
   app.use(protectedRoutes.routes());
-  app.use(protectedRoutes.allowedMethods({ throw: true }));
+  app.use(protectedRoutes.allowedMethods());
 
   return app;
 }

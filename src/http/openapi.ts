@@ -35,7 +35,7 @@ export const OPERATIONS: OperationSpec[] = [
   { method: 'get', path: '/api/v1/metrics', permission: null, tag: 'health', summary: 'Prometheus text-format metrics', success: [200] },
   { method: 'get', path: '/api/v1/openapi.json', permission: null, tag: 'health', summary: 'This OpenAPI 3.1 document', success: [200] },
   { method: 'post', path: '/api/v1/auth/login', permission: null, tag: 'auth', summary: 'Exchange a username and password for a bearer token', body: loginSchema, success: [200] },
-  { method: 'get', path: '/api/v1/status', permission: 'read_pump_status', tag: 'health', summary: 'Runtime status of the supervisor, protocols and stations', success: [200] },
+  { method: 'get', path: '/api/v1/status', permission: null, tag: 'health', summary: 'Runtime status of the supervisor, protocols and stations', success: [200] },
   { method: 'get', path: '/api/v1/pump-stations', permission: 'read_pump_status', tag: 'stations', summary: 'List stations with their pumps and effective setpoints', success: [200] },
   { method: 'get', path: '/api/v1/pump-stations/:id', permission: 'read_pump_status', tag: 'stations', summary: "One station with each pump's effective setpoint and mode", success: [200] },
   {

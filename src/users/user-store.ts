@@ -58,11 +58,11 @@ export async function insertUser(
 ): Promise<UserRecord> {
   const result = await database.query<UserRow>(
     `INSERT INTO users (user_id, username, role, email, full_name, password_hash) VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (username) DO NOTHING RETURNING ${USER_COLUMNS}`,
+     ON CONFLICT DO NOTHING RETURNING ${USER_COLUMNS}`,
     [user.userId, user.username, user.role, user.email, user.fullName, user.passwordHash],
   );
   const row = result.rows[0];
-  if (!row) throw new AdapterError('CONFLICT', `username "${user.username}" is taken; choose another`, { details: { field: 'username' } });
+  if (!row) throw new AdapterError('CONFLICT', `username "${user.username}" is taken (usernames are compared without case); choose another`, { details: { field: 'username' } });
   return toRecord(row);
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 import { writeAuditEvent } from '../../src/audit/audit-log.js';
-import { verifyAuditChain } from '../../src/audit/verify-chain.js';
+import { CHAIN_ROW_COLUMNS, canonicalRowText, verifyAuditChain, type ChainRow } from '../../src/audit/verify-chain.js';
 import type { Database } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPgliteDatabase, createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
@@ -94,6 +94,45 @@ describe('audit hash chain on PostgreSQL', () => {
     expect(result.firstBadRow).toMatchObject({ chainPosition: 3, problem: 'broken_link' });
   });
 
+  it('detects a row slipped in before the first', async () => {
+    await tamper(
+      database,
+      `INSERT INTO compliance_audit_log (chain_position, previous_hash, row_hash, event_type, severity, source)
+       VALUES (0, audit_chain_genesis(), audit_chain_genesis(), 'EMERGENCY_STOP_CLEARED', 'HIGH', 'rest')`,
+    );
+    const result = await verifyAuditChain(database);
+    expect(result.ok).toBe(false);
+    expect(result.firstBadRow).toMatchObject({ chainPosition: 0, problem: 'position_gap' });
+  });
+
+  it('is not fooled by a replaced canonical function', async () => {
+    const original = await database.query<{ text: string }>('SELECT audit_row_canonical(compliance_audit_log.*) AS text FROM compliance_audit_log WHERE chain_position = 2');
+    const originalText = original.rows[0]!.text.replaceAll("'", "''");
+    await tamper(
+      database,
+      `UPDATE compliance_audit_log SET actor = 'mallory' WHERE chain_position = 2;
+       CREATE OR REPLACE FUNCTION audit_row_canonical(row_data compliance_audit_log) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+         SELECT CASE WHEN row_data.chain_position = 2 THEN '${originalText}' ELSE json_build_array(
+           row_data.chain_position, to_char(row_data.timestamp AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), row_data.event_type,
+           row_data.severity, row_data.actor, row_data.actor_role, row_data.source, row_data.source_address, row_data.station_id, row_data.details)::text END
+       $$`,
+    );
+    const result = await verifyAuditChain(database);
+    expect(result.firstBadRow).toMatchObject({ chainPosition: 2, problem: 'row_altered' });
+  });
+
+  it('builds the same canonical text as the trigger', async () => {
+    const awkward = ['quote " and backslash \\', 'tab\tnew line\ncontrol \u0001\u001f', 'Zürich 水 😀', "apostrophe ' here", ''];
+    for (const text of awkward) {
+      await writeAuditEvent(database, { eventType: 'USER_UPDATED', severity: 'LOW', source: 'cli', actor: text, details: { note: text, n: 1.5, list: [1, 'x'] } });
+    }
+    const rows = await database.query<ChainRow & { trigger_text: string }>(
+      `SELECT ${CHAIN_ROW_COLUMNS}, audit_row_canonical(compliance_audit_log.*) AS trigger_text FROM compliance_audit_log ORDER BY chain_position`,
+    );
+    expect(rows.rows.length).toBe(6 + awkward.length);
+    for (const row of rows.rows) expect(canonicalRowText(row)).toBe(row.trigger_text);
+  });
+
   it('keeps appending after concurrent writers', async () => {
     await Promise.all(Array.from({ length: 20 }, (_, index) => writeAuditEvent(database, { eventType: 'LOGIN_SUCCEEDED', severity: 'LOW', source: 'rest', actor: `u${index}` })));
     const result = await verifyAuditChain(database);
@@ -147,7 +186,7 @@ describe('scripts/audit-trail-verification.sh', () => {
       await tamper(database, `UPDATE compliance_audit_log SET station_id = 'station002' WHERE chain_position = 2`);
       const broken = await runScript(['--json']);
       expect(broken.code).toBe(2);
-      expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, rowsChecked: 1, firstBadRow: { chainPosition: 2, problem: 'row_altered' } });
+      expect(JSON.parse(broken.stdout)).toMatchObject({ ok: false, rows_checked: 1, first_bad_row: { chain_position: 2, problem: 'row_altered' } });
     } finally {
       await database.close();
       await testDatabase.drop();

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ModbusTcpServer } from '../../src/modbus/server.js';
@@ -42,5 +43,22 @@ describe('modbus-tcp read', () => {
     const tooMany = await modbusTcp(['read', '127.0.0.1', String(port), '40001', '200']);
     expect(tooMany.code).toBe(3);
     expect(tooMany.stderr).toContain('COUNT "200"');
+    const unknownOption = await modbusTcp(['read', '127.0.0.1', String(port), '40001', '1', '--foo']);
+    expect(unknownOption.code).toBe(3);
+    const pastTheEnd = await modbusTcp(['read', '127.0.0.1', String(port), '105530', '10']);
+    expect(pastTheEnd.code).toBe(3);
+    expect(pastTheEnd.stderr).toContain('invalid range');
+  });
+
+  it('exits 2 when the server never answers', async () => {
+    // A listener that accepts and stays silent.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const started = Date.now();
+    const result = await modbusTcp(['read', '127.0.0.1', String(port), '40001', '1']);
+    silent.close();
+    expect(result.code).toBe(2);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });

@@ -178,13 +178,13 @@ describe('emergency stop on the embedded database', () => {
     expect(status.body.active).toBe(false);
   });
 
-  it('requires a bearer token except for health', async () => {
+  it('requires a bearer token except for health and status', async () => {
     const health = await call(adapter!.baseUrl, null, 'GET', '/api/v1/health');
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('healthy');
     const stop = await call(adapter!.baseUrl, null, 'POST', '/api/v1/pump-stations/station001/emergency-stop', { reason: 'x' });
     expect(stop.status).toBe(401);
-    const badToken = await call(adapter!.baseUrl, 'not-a-token', 'GET', '/api/v1/status');
+    const badToken = await call(adapter!.baseUrl, 'not-a-token', 'GET', '/api/v1/pump-stations');
     expect(badToken.status).toBe(401);
   });
 });

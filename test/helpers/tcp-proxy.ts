@@ -3,11 +3,14 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /**
  * A TCP forwarder on 127.0.0.1 that a test can cut, to make a real server (PostgreSQL) unreachable
  * without stopping it: `cut()` drops every connection and refuses new ones until `restore()`.
+ * `freeze()` instead keeps every connection open but forwards nothing, like a hung server or a
+ * network that drops packets, until `thaw()`.
  */
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private listening = false;
+  private frozen = false;
   port = 0;
 
   constructor(
@@ -25,6 +28,10 @@ export class TcpProxy {
       }
       client.pipe(upstream);
       upstream.pipe(client);
+      if (this.frozen) {
+        client.pause();
+        upstream.pause();
+      }
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -40,6 +47,16 @@ export class TcpProxy {
     this.listening = false;
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+  }
+
+  freeze(): void {
+    this.frozen = true;
+    for (const socket of this.sockets) socket.pause();
+  }
+
+  thaw(): void {
+    this.frozen = false;
+    for (const socket of this.sockets) socket.resume();
   }
 
   async restore(): Promise<void> {

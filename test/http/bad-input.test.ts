@@ -78,6 +78,33 @@ describe('bad input over REST', () => {
     expect(unknownParameter.body.detail).toContain('order');
   });
 
+  it('rejects a chunked body that is not JSON', async () => {
+    const response = await new Promise<{ status: number }>((resolve, reject) => {
+      const outgoing = request(
+        { host: '127.0.0.1', port: adapter.httpPort, path: '/api/v1/pump-stations/station003/emergency-stop', method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' } },
+        (incoming) => {
+          incoming.resume();
+          resolve({ status: incoming.statusCode ?? 0 });
+        },
+      );
+      outgoing.on('error', reject);
+      // No Content-Length: Node sends the body chunked.
+      outgoing.write('{"reason":"pump on fire"}');
+      outgoing.end();
+    });
+    expect(response.status).toBe(415);
+    const station = await call(adapter.baseUrl, token, 'GET', '/api/v1/pump-stations/station003/emergency-stop-status');
+    expect(station.body.active).toBe(false);
+  });
+
+  it('answers a NUL in a path id and a wrong method with 4xx', async () => {
+    const nul = await call(adapter.baseUrl, token, 'GET', '/api/v1/users/%00');
+    expect(nul.status).toBe(400);
+    const wrongMethod = await call(adapter.baseUrl, token, 'PATCH', '/api/v1/pump-stations/station001/emergency-stop');
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get('allow')).toContain('POST');
+  });
+
   it('keeps serving after all of that', async () => {
     const health = await call(adapter.baseUrl, null, 'GET', '/api/v1/health');
     expect(health.status).toBe(200);

@@ -150,6 +150,39 @@ describe('users and roles over REST', () => {
     await expect(login(adapter.baseUrl, 'correct horse battery', 'lockme')).resolves.toMatch(/\./);
   });
 
+  it('locks against wrong passwords sent in parallel', async () => {
+    const created = await call(adapter.baseUrl, token, 'POST', '/api/v1/users', { username: 'parallel-target', role: 'viewer', password: 'the right password 1' });
+    expect(created.status).toBe(201);
+    const wrong = Array.from({ length: 8 }, (_, index) => call(adapter.baseUrl, null, 'POST', '/api/v1/auth/login', { username: 'parallel-target', password: `wrong ${index} password` }));
+    // The right password arrives while the wrong ones are still being hashed.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const right = call(adapter.baseUrl, null, 'POST', '/api/v1/auth/login', { username: 'parallel-target', password: 'the right password 1' });
+    const statuses = await Promise.all([...wrong, right]);
+    expect(statuses.every((response) => response.status === 401)).toBe(true);
+    expect(await psql(url, `SELECT locked_until > now() FROM users WHERE username = 'parallel-target'`)).toBe('t');
+  });
+
+  it('ends old sessions when the password changes', async () => {
+    const created = await call(adapter.baseUrl, token, 'POST', '/api/v1/users', { username: 'rotating', role: 'viewer', password: 'first password 123' });
+    const oldToken = await login(adapter.baseUrl, 'first password 123', 'rotating');
+    expect((await call(adapter.baseUrl, oldToken, 'GET', '/api/v1/pump-stations')).status).toBe(200);
+    const changed = await call(adapter.baseUrl, token, 'PATCH', `/api/v1/users/${created.body.user_id as string}`, { password: 'second password 456' });
+    expect(changed.status).toBe(200);
+    expect((await call(adapter.baseUrl, oldToken, 'GET', '/api/v1/pump-stations')).status).toBe(401);
+    const newToken = await login(adapter.baseUrl, 'second password 456', 'rotating');
+    expect((await call(adapter.baseUrl, newToken, 'GET', '/api/v1/pump-stations')).status).toBe(200);
+
+    // Deactivating and reactivating does not bring the old session back either.
+    await call(adapter.baseUrl, token, 'DELETE', `/api/v1/users/${created.body.user_id as string}`);
+    await call(adapter.baseUrl, token, 'PATCH', `/api/v1/users/${created.body.user_id as string}`, { active: true });
+    expect((await call(adapter.baseUrl, newToken, 'GET', '/api/v1/pump-stations')).status).toBe(401);
+  });
+
+  it('rejects a username that differs only in case', async () => {
+    const clash = await call(adapter.baseUrl, token, 'POST', '/api/v1/users', { username: 'ADMIN', role: 'viewer', password: 'some long password' });
+    expect(clash.status).toBe(409);
+  });
+
   it('API tokens act as their user until revoked', async () => {
     const created = await call(adapter.baseUrl, token, 'POST', '/api/v1/api-tokens', { name: 'nightly report', user_id: 'admin', expires_in_days: 30 });
     expect(created.status).toBe(201);

@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import { writeAuditEvent } from '../../audit/audit-log.js';
 import { AUDIT_FIELDS, queryAuditLog, toCsvLine, type AuditFilter } from '../../audit/audit-query.js';
-import { verifyAuditChain } from '../../audit/verify-chain.js';
+import { verificationReport, verifyAuditChain } from '../../audit/verify-chain.js';
 import type { Queryable } from '../../db/database.js';
 import { AdapterError } from '../../errors.js';
 import { requirePermission } from '../authenticate.js';
@@ -108,18 +108,6 @@ export function registerAuditLogRoutes(router: Router, dependencies: HttpDepende
   });
 
   router.get('/api/v1/audit-log/verify', viewAuditLog, async (context) => {
-    const result = await verifyAuditChain(requireDatabase(dependencies, unavailable));
-    context.body = {
-      ok: result.ok,
-      rows_checked: result.rowsChecked,
-      head_position: result.headPosition,
-      head_hash: result.headHash,
-      first_bad_row: result.firstBadRow && {
-        id: result.firstBadRow.id,
-        chain_position: result.firstBadRow.chainPosition,
-        problem: result.firstBadRow.problem,
-        detail: result.firstBadRow.detail,
-      },
-    };
+    context.body = verificationReport(await verifyAuditChain(requireDatabase(dependencies, unavailable)));
   });
 }

@@ -113,6 +113,7 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
            email = CASE WHEN $3::boolean THEN $4 ELSE email END,
            full_name = CASE WHEN $5::boolean THEN $6 ELSE full_name END,
            password_hash = COALESCE($7, password_hash),
+           tokens_valid_after = CASE WHEN $7::text IS NULL THEN tokens_valid_after ELSE now() END,
            active = active OR $8::boolean,
            deactivated_at = CASE WHEN $8::boolean THEN NULL ELSE deactivated_at END,
            locked_until = CASE WHEN $9::boolean THEN NULL ELSE locked_until END,
@@ -152,7 +153,7 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
     const existing = await findUser(database, userId);
     if (existing.active) {
       await withAdministratorGuard(database, async (tx) => {
-        await tx.query(`UPDATE users SET active = false, deactivated_at = now(), updated_at = now() WHERE user_id = $1`, [userId]);
+        await tx.query(`UPDATE users SET active = false, deactivated_at = now(), tokens_valid_after = now(), updated_at = now() WHERE user_id = $1`, [userId]);
         // API tokens die with the user; login tokens stop at the next request, which reads the user row.
         await tx.query(`UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, [userId]);
         await writeAuditEvent(tx, {
