@@ -28,6 +28,11 @@ export interface AddressSpaceDependencies {
  * so a subscriber gets a change as soon as the snapshot sets it, without polling.
  */
 const ON_CHANGE = 0;
+/**
+ * Access level of every variable the adapter publishes. node-opcua makes new variables writable
+ * unless told otherwise, and a client must never overwrite a published setpoint or stop state.
+ */
+const READ_ONLY = 'CurrentRead';
 /** Feedback variables are read through a getter, which the server samples at this interval. */
 const FEEDBACK_SAMPLING_MS = 100;
 
@@ -160,6 +165,8 @@ function buildPump(stationId: string, pump: PumpConfig, folder: UAObject, depend
     minimumSamplingInterval: ON_CHANGE,
     engineeringUnitsRange: { low: pump.minimum, high: pump.maximum },
     engineeringUnits: engineeringUnits(pump.unit),
+    accessLevel: READ_ONLY,
+    userAccessLevel: READ_ONLY,
     value: { dataType: DataType.Double, value: pump.stop_setpoint },
   });
   addFeedbackVariable(dependencies, object, `${stationId}.${pump.id}.MeasuredSpeed`, 'MeasuredSpeed', DataType.Double, 'Pump speed measured by SCADA, in Hz');
@@ -184,6 +191,8 @@ function addPublishedVariable(namespace: Namespace, parent: UAObject, nodeId: st
     browseName,
     description,
     dataType: DataType[dataType],
+    accessLevel: READ_ONLY,
+    userAccessLevel: READ_ONLY,
     minimumSamplingInterval: ON_CHANGE,
     value: { dataType, value: initialValue(dataType) },
   });
@@ -202,6 +211,8 @@ function addConstant(namespace: Namespace, parent: UAObject, nodeId: string, bro
     nodeId,
     browseName,
     dataType: DataType[dataType],
+    accessLevel: READ_ONLY,
+    userAccessLevel: READ_ONLY,
     value: { dataType, value },
   });
 }
