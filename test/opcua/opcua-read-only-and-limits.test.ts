@@ -1,0 +1,172 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AttributeIds,
+  DataType,
+  MessageSecurityMode,
+  SecurityPolicy,
+  StatusCodes,
+  TimestampsToReturn,
+  type ClientSession,
+  type ClientSessionRawSubscriptionService,
+} from 'node-opcua-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../../src/db/database.js';
+import { adapterEnvironment, startAdapter, type RunningAdapter } from '../helpers/adapter-process.js';
+import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
+import { connect, createClientPki, NS, readValue, trustClientOnServer, trustServerOnClient, type ClientPki, type Connection, type ConnectOptions } from './client.js';
+import { auditRows, createUser, TEST_PASSWORD } from './users.js';
+import { waitFor } from './wait.js';
+
+// Anonymous sessions and SecurityPolicy None enabled, and small limits that a test can reach.
+const CONFIG = `
+opcua:
+  allow_anonymous: true
+  allow_security_none: true
+  max_sessions: 4
+  max_subscriptions_per_session: 2
+  max_monitored_items_per_subscription: 5
+demo:
+  seed_plans: false
+stations:
+  - id: station001
+    unit_id: 1
+    pumps:
+      - { id: pump1, control_variable: speed, unit: Hz, minimum: 10, maximum: 50, max_rate_per_second: 100, failsafe_setpoint: 20 }
+`;
+
+const NONE: ConnectOptions = { securityMode: MessageSecurityMode.None, securityPolicy: SecurityPolicy.None };
+
+function emergencyStop(session: ClientSession) {
+  return session.call({
+    objectId: `${NS}station001`,
+    methodId: `${NS}station001.EmergencyStop`,
+    inputArguments: [{ dataType: DataType.String, value: 'read-only session tries' }],
+  });
+}
+
+/** The raw CreateSubscription and CreateMonitoredItems services, whose status codes the limits tests check. */
+function raw(session: ClientSession): ClientSessionRawSubscriptionService {
+  return session as unknown as ClientSessionRawSubscriptionService;
+}
+
+function writeFeedback(session: ClientSession) {
+  return session.write({ nodeId: `${NS}station001.pump1.MeasuredSpeed`, attributeId: AttributeIds.Value, value: { value: { dataType: DataType.Double, value: 12 } } });
+}
+
+describe('OPC UA with anonymous and SecurityPolicy None enabled, and small limits', () => {
+  let database: TestDatabase;
+  let db: Database;
+  let adapter: RunningAdapter;
+  let scada: ClientPki;
+
+  beforeAll(async () => {
+    database = await createPostgresDatabase();
+    const certsDir = join(database.dataDir, 'certs');
+    const configPath = join(database.dataDir, 'calejo.yaml');
+    writeFileSync(configPath, CONFIG);
+    scada = await createClientPki('scada');
+    trustClientOnServer(scada, certsDir);
+    adapter = await startAdapter(adapterEnvironment({ DATABASE_URL: database.url ?? undefined, CALEJO_DATA_DIR: database.dataDir, CALEJO_CONFIG: configPath }));
+    trustServerOnClient(scada, certsDir);
+    db = await database.open();
+    await createUser(db, 'operator1', 'operator');
+    await createUser(db, 'engineer1', 'engineer');
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await adapter?.stop();
+    await database?.drop();
+    scada?.remove();
+  });
+
+  describe('read-only sessions', () => {
+    const cases: Array<{ name: string; options: ConnectOptions; reason: string; actor: string | null }> = [
+      { name: 'anonymous over SecurityPolicy None', options: NONE, reason: 'security_none', actor: null },
+      { name: 'anonymous over SignAndEncrypt', options: {}, reason: 'anonymous', actor: null },
+      { name: 'operator over SecurityPolicy None', options: { ...NONE, user: { username: 'operator1', password: TEST_PASSWORD } }, reason: 'security_none', actor: 'operator1' },
+      { name: 'engineer over SecurityPolicy None', options: { ...NONE, user: { username: 'engineer1', password: TEST_PASSWORD } }, reason: 'security_none', actor: 'engineer1' },
+    ];
+
+    for (const testCase of cases) {
+      it(`${testCase.name} reads but cannot write or call`, async () => {
+        const connection = await connect(scada, adapter.opcuaPort, testCase.options);
+        try {
+          const { session } = connection;
+          expect(await readValue(session, `${NS}station001.pump1.Maximum`)).toBe(50);
+          expect(await writeFeedback(session)).toBe(StatusCodes.BadUserAccessDenied);
+
+          const deniedBefore = (await auditRows(db, 'ACCESS_DENIED')).length;
+          const result = await emergencyStop(session);
+          expect(result.statusCode).toBe(StatusCodes.BadUserAccessDenied);
+          const rows = await waitFor(() => auditRows(db, 'ACCESS_DENIED'), (found) => found.length > deniedBefore, 5000);
+          expect(rows.at(-1)).toMatchObject({ source: 'opcua', actor: testCase.actor, station_id: 'station001', details: { method: 'EmergencyStop', reason: testCase.reason } });
+          expect(await readValue(session, `${NS}station001.EmergencyStopActive`)).toBe(false);
+        } finally {
+          await connection.close();
+        }
+      });
+    }
+
+    it('an engineer over SignAndEncrypt may write feedback', async () => {
+      const connection = await connect(scada, adapter.opcuaPort, { user: { username: 'engineer1', password: TEST_PASSWORD } });
+      try {
+        expect(await writeFeedback(connection.session)).toBe(StatusCodes.Good);
+      } finally {
+        await connection.close();
+      }
+      expect(await auditRows(db, 'EMERGENCY_STOP_ACTIVATED')).toHaveLength(0);
+    });
+  });
+
+  describe('limits', () => {
+    const open: Connection[] = [];
+
+    afterAll(async () => {
+      for (const connection of open) await connection.close().catch(() => undefined);
+    });
+
+    it('a third subscription gets BadTooManySubscriptions', async () => {
+      const connection = await connect(scada, adapter.opcuaPort, NONE);
+      open.push(connection);
+      const request = { requestedPublishingInterval: 100, requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, publishingEnabled: true };
+      await raw(connection.session).createSubscription(request);
+      await raw(connection.session).createSubscription(request);
+      await expect(raw(connection.session).createSubscription(request)).rejects.toThrow(/BadTooManySubscriptions/);
+      expect(await readValue(connection.session, `${NS}station001.Heartbeat`)).toEqual(expect.any(Number));
+    });
+
+    it('a sixth monitored item gets BadTooManyMonitoredItems', async () => {
+      const connection = await connect(scada, adapter.opcuaPort, NONE);
+      open.push(connection);
+      const { subscriptionId } = await raw(connection.session).createSubscription({ requestedPublishingInterval: 100, requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, publishingEnabled: true });
+      const variables = ['EffectiveSetpoint', 'Mode', 'ModeCode', 'Minimum', 'Maximum', 'PlanValue'];
+      const response = await raw(connection.session).createMonitoredItems({
+        subscriptionId,
+        timestampsToReturn: TimestampsToReturn.Both,
+        itemsToCreate: variables.map((name, index) => ({
+          itemToMonitor: { nodeId: `${NS}station001.pump1.${name}`, attributeId: AttributeIds.Value },
+          monitoringMode: 2,
+          requestedParameters: { clientHandle: index + 1, samplingInterval: 0, queueSize: 1, discardOldest: true },
+        })),
+      });
+      const statuses = (response.results ?? []).map((result) => result.statusCode);
+      expect(statuses.slice(0, 5)).toEqual(Array(5).fill(StatusCodes.Good));
+      expect(statuses[5]).toBe(StatusCodes.BadTooManyMonitoredItems);
+    });
+
+    it('a fifth session gets BadTooManySessions and the others keep working', async () => {
+      while (open.length < 4) open.push(await connect(scada, adapter.opcuaPort, NONE));
+      await expect(connect(scada, adapter.opcuaPort, NONE)).rejects.toThrow(/BadTooManySessions/);
+      for (const connection of open) {
+        expect(await readValue(connection.session, `${NS}station001.pump1.Minimum`)).toBe(10);
+      }
+
+      await open.pop()?.close();
+      const replacement = await connect(scada, adapter.opcuaPort, NONE);
+      open.push(replacement);
+      expect(await readValue(replacement.session, `${NS}station001.pump1.Maximum`)).toBe(50);
+    });
+  });
+});
