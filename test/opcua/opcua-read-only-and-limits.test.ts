@@ -1,5 +1,3 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   AttributeIds,
   DataType,
@@ -12,10 +10,10 @@ import {
 } from 'node-opcua-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
-import { adapterEnvironment, startAdapter, type RunningAdapter } from '../helpers/adapter-process.js';
-import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
-import { connect, createClientPki, NS, readValue, trustClientOnServer, trustServerOnClient, type ClientPki, type Connection, type ConnectOptions } from './client.js';
-import { auditRows, createUser, TEST_PASSWORD } from './users.js';
+import type { RunningAdapter } from '../helpers/adapter-process.js';
+import { connect, NS, readValue, type ClientPki, type Connection, type ConnectOptions } from './client.js';
+import { startOpcUaFixture, type OpcUaFixture } from './fixture.js';
+import { auditRows, TEST_PASSWORD } from './users.js';
 import { waitFor } from './wait.js';
 
 // Anonymous sessions and SecurityPolicy None enabled, and small limits that a test can reach.
@@ -55,30 +53,18 @@ function writeFeedback(session: ClientSession) {
 }
 
 describe('OPC UA with anonymous and SecurityPolicy None enabled, and small limits', () => {
-  let database: TestDatabase;
+  let fixture: OpcUaFixture;
   let db: Database;
   let adapter: RunningAdapter;
   let scada: ClientPki;
 
   beforeAll(async () => {
-    database = await createPostgresDatabase();
-    const certsDir = join(database.dataDir, 'certs');
-    const configPath = join(database.dataDir, 'calejo.yaml');
-    writeFileSync(configPath, CONFIG);
-    scada = await createClientPki('scada');
-    trustClientOnServer(scada, certsDir);
-    adapter = await startAdapter(adapterEnvironment({ DATABASE_URL: database.url ?? undefined, CALEJO_DATA_DIR: database.dataDir, CALEJO_CONFIG: configPath }));
-    trustServerOnClient(scada, certsDir);
-    db = await database.open();
-    await createUser(db, 'operator1', 'operator');
-    await createUser(db, 'engineer1', 'engineer');
+    fixture = await startOpcUaFixture(CONFIG, { operator1: 'operator', engineer1: 'engineer' });
+    ({ db, adapter, scada } = fixture);
   });
 
   afterAll(async () => {
-    await db?.close();
-    await adapter?.stop();
-    await database?.drop();
-    scada?.remove();
+    await fixture?.close();
   });
 
   describe('read-only sessions', () => {

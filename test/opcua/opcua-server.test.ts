@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
@@ -17,12 +17,12 @@ import {
 } from 'node-opcua-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.js';
-import { adapterEnvironment, startAdapter, type RunningAdapter } from '../helpers/adapter-process.js';
-import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
+import { startAdapter, type RunningAdapter } from '../helpers/adapter-process.js';
 import { float32At, readHoldingRegisters } from '../helpers/mbpoll.js';
 import { call, login } from '../helpers/rest.js';
-import { connect, createClientPki, NS, readValue, trustClientOnServer, trustServerOnClient, type ClientPki, type Connection } from './client.js';
-import { auditRows, createUser, TEST_PASSWORD } from './users.js';
+import { connect, createClientPki, NS, readValue, trustServerOnClient, type ClientPki, type Connection } from './client.js';
+import { startOpcUaFixture, type OpcUaFixture } from './fixture.js';
+import { auditRows, TEST_PASSWORD } from './users.js';
 import { retry, waitFor } from './wait.js';
 
 const run = promisify(execFile);
@@ -86,10 +86,9 @@ async function monitor(session: ClientSession, nodeId: string) {
 }
 
 describe('OPC UA server of an adapter on PostgreSQL', () => {
-  let database: TestDatabase;
+  let fixture: OpcUaFixture;
   let db: Database;
   let adapter: RunningAdapter;
-  let environment: NodeJS.ProcessEnv;
   let certsDir: string;
   let scada: ClientPki;
   const connections: Connection[] = [];
@@ -101,23 +100,8 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
   };
 
   beforeAll(async () => {
-    database = await createPostgresDatabase();
-    certsDir = join(database.dataDir, 'certs');
-    const configPath = join(database.dataDir, 'calejo.yaml');
-    writeFileSync(configPath, CONFIG);
-    environment = adapterEnvironment({ DATABASE_URL: database.url ?? undefined, CALEJO_DATA_DIR: database.dataDir, CALEJO_CONFIG: configPath });
-
-    // The SCADA client's certificate is trusted before the first start, as an integrator would
-    // hand it over during commissioning.
-    scada = await createClientPki('scada');
-    trustClientOnServer(scada, certsDir);
-    adapter = await startAdapter(environment);
-    trustServerOnClient(scada, certsDir);
-
-    db = await database.open();
-    await createUser(db, 'viewer1', 'viewer');
-    await createUser(db, 'operator1', 'operator');
-    await createUser(db, 'engineer1', 'engineer');
+    fixture = await startOpcUaFixture(CONFIG, { viewer1: 'viewer', operator1: 'operator', engineer1: 'engineer' });
+    ({ db, adapter, certsDir, scada } = fixture);
     await insertPlan(db, 'station001', 'pump1', 30);
     await insertPlan(db, 'station001', 'pump2', 20);
     await insertPlan(db, 'station002', 'pump1', 12);
@@ -125,10 +109,7 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
 
   afterAll(async () => {
     for (const connection of connections) await connection.close().catch(() => undefined);
-    await db?.close();
-    await adapter?.stop();
-    await database?.drop();
-    scada?.remove();
+    await fixture?.close();
   });
 
   it('logs the endpoint URL and security policies at start', () => {
@@ -355,7 +336,8 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
     const before = new X509Certificate(readFileSync(certificateFile)).fingerprint;
     for (const connection of connections.splice(0)) await connection.close().catch(() => undefined);
     await adapter.stop();
-    adapter = await startAdapter(environment);
+    adapter = await startAdapter(fixture.environment);
+    fixture.adapter = adapter;
 
     expect(new X509Certificate(readFileSync(certificateFile)).fingerprint).toBe(before);
     expect(existsSync(join(certsDir, 'server.key'))).toBe(true);
