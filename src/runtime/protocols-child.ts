@@ -80,7 +80,7 @@ export function protocolsChild(options: {
       let startFailure: Error | null = null;
       const opcuaStarted = opcua.start().then(
         (listening) => {
-          opcuaListening = listening;
+          opcuaListening = { address: listening.address, port: listening.port, endpointUrl: listening.endpointUrl };
           report();
         },
         (error: unknown) => {

@@ -161,6 +161,8 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
       expect(await readValue(session, `${NS}station001.${pump.pump_id}.ModeCode`)).toBe(registers[12 + 10 * index]);
     }
     expect(await readValue(session, `${NS}station001.StatusWord`)).toBe(registers[0]);
+    const status = await call(adapter.baseUrl, token, 'GET', '/api/v1/status');
+    expect((status.body.protocols as Record<string, unknown>).opcua).toMatchObject({ listening: true, port: adapter.opcuaPort, endpointUrl: `opc.tcp://127.0.0.1:${adapter.opcuaPort}` });
     expect(await readValue(session, `${NS}station001.pump1.PlanValue`)).toBe(30);
 
     const setpoint = await session.read({ nodeId: `${NS}station001.pump1.EffectiveSetpoint`, attributeId: AttributeIds.Value });
