@@ -47,7 +47,7 @@ export async function openBenchClient(port: number): Promise<BenchClient> {
 
 /**
  * Sends Read requests of `nodeIds` one after the other for `seconds` and returns requests per
- * second. Throws when a response holds the wrong number of values.
+ * second. Throws when a response contains the wrong number of values.
  */
 export async function measureReads(session: ClientSession, nodeIds: string[], seconds: number): Promise<number> {
   const nodesToRead = nodeIds.map((nodeId) => ({ nodeId, attributeId: AttributeIds.Value }));

@@ -5,10 +5,10 @@ export const STATION_COUNT = 10;
 export const PUMPS_PER_STATION = 16;
 
 /**
- * Value variables the adapter creates, excluding the EURange and EngineeringUnits properties and
- * the method argument properties: per station 9 published variables, Name, UnitId and
- * WetWellLevel; per pump 6 published variables, Name, ControlVariable and 3 feedback variables.
- * The bare server gets this many Double variables.
+ * Number of value variables the adapter creates, without the EURange, EngineeringUnits and method
+ * argument properties. A station has 9 published variables, Name, UnitId and WetWellLevel. A pump
+ * has 6 published variables, Name, ControlVariable and 3 feedback variables. The bare server gets
+ * this many Double variables.
  */
 export const VARIABLE_COUNT = STATION_COUNT * 12 + STATION_COUNT * PUMPS_PER_STATION * 11;
 

@@ -1,10 +1,10 @@
 /**
- * Entry point of one benchmark server process, forked by run.ts. argv[2] selects the server:
- * "adapter" for the adapter's AdapterOpcUaServer over live station actors, "bare" for an
+ * Entry point of one benchmark server process, forked by run.ts. argv[2] selects the server.
+ * "adapter" is the adapter's AdapterOpcUaServer over live station actors. "bare" is an
  * OPCUAServer with VARIABLE_COUNT Double variables and nothing else. Both allow anonymous
  * sessions over SecurityPolicy None and create their certificate in a fresh folder, so both
- * starts include certificate creation. The process reports its start figures over IPC, answers
- * statistics requests, and exits on a stop message or when the parent's IPC channel closes.
+ * starts include certificate creation. The process reports its start figures over IPC, replies
+ * to statistics requests, and exits on a stop message or when the parent's IPC channel closes.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

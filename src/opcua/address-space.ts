@@ -29,8 +29,8 @@ export interface AddressSpaceDependencies {
  */
 const ON_CHANGE = 0;
 /**
- * Access level of every variable the adapter publishes. node-opcua makes new variables writable
- * unless told otherwise, and a client must never overwrite a published setpoint or stop state.
+ * Access level of every variable the adapter publishes. node-opcua makes a new variable writable
+ * unless its accessLevel is set, and a client must never overwrite a published setpoint.
  */
 const READ_ONLY = 'CurrentRead';
 /** Feedback variables are read through a getter, which the server samples at this interval. */
@@ -54,8 +54,8 @@ export class StationNodes {
   ) {}
 
   /**
-   * Publishes a snapshot. The plan value is Uncertain while the database is unreachable (it is
-   * the last value read) and Bad when no plan row covers now; every other value is what the
+   * Publishes a snapshot. The plan value is Uncertain while the database is unreachable, because
+   * it is the last value read, and Bad when no plan row covers now. Every other value is what the
    * adapter publishes on all surfaces, so it is Good.
    */
   apply(snapshot: StationSnapshot): void {
@@ -248,8 +248,8 @@ function addFeedbackVariable(dependencies: AddressSpaceDependencies, parent: UAO
     },
   };
   const variable = namespace.addVariable(options);
-  // Role permissions in OPC UA terms would need the adapter's roles mirrored into the address
-  // space; a per-variable check against the session's identity keeps one source of truth.
+  // OPC UA role permissions would need the adapter's roles mirrored into the address space. A
+  // check against the session's identity keeps the users table the one source of truth.
   variable.isUserWritable = (context: ISessionContext) => dependencies.canWriteFeedback(context);
 }
 

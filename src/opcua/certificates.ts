@@ -38,9 +38,9 @@ export interface CertificateRequest {
 /**
  * Returns the server's application instance certificate from CERTS_DIR, creating a self-signed
  * one with a new 2048-bit RSA key when neither file exists. Creation runs in-process through
- * node-opcua-crypto (no openssl, no network) and takes well under a second. A self-signed
- * certificate is its own issuer, so `ca.crt` is a copy of it and
- * `openssl verify -CAfile ca.crt server.pem` succeeds; an operator who installs a certificate
+ * node-opcua-crypto (no openssl, no network) and took under a second on the development VM. A
+ * self-signed certificate is its own issuer, so `ca.crt` is a copy of it and
+ * `openssl verify -CAfile ca.crt server.pem` succeeds. An operator who installs a certificate
  * from the site's CA replaces both files.
  */
 export async function ensureServerCertificate(request: CertificateRequest): Promise<ServerCertificate> {

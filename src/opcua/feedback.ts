@@ -9,7 +9,7 @@ export interface FeedbackValue {
 /**
  * The latest value of each feedback variable, keyed by its node id without the namespace
  * (`station001.pump1.MeasuredSpeed`).
- * TODO: values live only in memory and are lost on restart; store them in batches in the feedback table that the Modbus feedback registers use, for the optimizer.
+ * TODO: values live only in memory and are lost on restart. Store them in batches in the feedback table of the Modbus feedback registers, for the optimizer.
  */
 export class FeedbackStore {
   private readonly values = new Map<string, FeedbackValue>();

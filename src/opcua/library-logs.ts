@@ -17,7 +17,7 @@ let target: AdapterLogger | null = null;
 /**
  * Sends node-opcua's own messages to the adapter's JSON log instead of coloured console lines on
  * stdout. Its warnings (an untrusted certificate, an RSA padding notice) repeat what the adapter
- * logs and audits itself, so they go to debug; its errors go to warning, because the server keeps
+ * logs and audits itself, so they go to debug. Its errors go to warning, because the server keeps
  * running after them. Its debug and trace output appears only with DEBUG set and is dropped.
  * The hooks are process-wide and installed when this module loads, so this module must be
  * imported before any other node-opcua module.

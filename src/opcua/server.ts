@@ -90,7 +90,7 @@ export class AdapterOpcUaServer {
     const server = new OPCUAServer({
       host: this.options.host,
       // Clients connect to the URL in the endpoint description, so it names the bound address
-      // when there is one; on a wildcard address node-opcua uses the host's FQDN.
+      // when there is one. On a wildcard address node-opcua uses the host's FQDN.
       hostname: isSpecificAddress(this.options.host) ? this.options.host : undefined,
       port: this.options.port,
       certificateFile: certificate.certificateFile,

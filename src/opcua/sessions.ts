@@ -6,13 +6,13 @@ import type { CredentialService, UserIdentity } from '../auth/credentials.js';
 import { isAdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
 
-/** Who a session acts for, as the adapter authorizes its writes and method calls. */
+/** The principal of a session, which authorizes its writes and method calls. */
 export type SessionPrincipal =
   | { kind: 'user'; identity: UserIdentity; sourceAddress: string | null }
   /** Anonymous sessions and sessions on a SecurityPolicy None channel: they may read, nothing else. */
   | { kind: 'read_only'; reason: 'anonymous' | 'security_none'; username: string | null; sourceAddress: string | null };
 
-/** The part of a session that the address space sees in a method or write context. */
+/** The part of a session that a method or write context passes to the adapter. */
 interface SessionLike {
   userIdentityToken?: unknown;
   channel?: { securityMode: MessageSecurityMode; remoteAddress?: string };

@@ -22,7 +22,7 @@ export const STATION_COMMANDS = {
 
 export type StationCommand = keyof typeof STATION_COMMANDS;
 
-/** Longest reason accepted, as for the REST commands. */
+/** Maximum length of a reason, as for the REST commands. */
 const MAX_REASON_LENGTH = 500;
 /** How long a call waits for the user row before it authorizes from the login instead. */
 const IDENTITY_LOOKUP_TIMEOUT_MS = 1000;
@@ -37,7 +37,7 @@ export interface StationCommandDependencies {
 
 /**
  * Runs the station methods for OPC UA clients. Each call is authorized with the user's
- * permissions as the database holds them at that moment, then enters the station actor exactly
+ * permissions as stored in the database at that moment. It then enters the station actor exactly
  * as the REST command does, so the stop, its persistence and its audit rows are the same.
  */
 export class StationCommandHandler {
@@ -87,9 +87,9 @@ export class StationCommandHandler {
   }
 
   /**
-   * Returns the user's identity as the database holds it now, or null when the user was
+   * Returns the user's identity as stored in the database now, or null when the user was
    * deactivated. An emergency stop must stay possible during a database outage, so when the user
-   * table cannot be read in time, the permissions from the session's login stand in.
+   * table cannot be read in time, the permissions from the session's login apply.
    */
   private async currentIdentity(atLogin: UserIdentity): Promise<UserIdentity | null> {
     let timer: NodeJS.Timeout | undefined;
@@ -122,8 +122,9 @@ export class StationCommandHandler {
 
   private async auditDenied(command: StationCommand, stationId: string, permission: Permission, principal: SessionPrincipal | null, identity: UserIdentity | null): Promise<void> {
     const username = identity?.username ?? (principal?.kind === 'read_only' ? principal.username : null);
-    const why = principal?.kind === 'read_only' ? principal.reason : identity ? 'missing_permission' : 'user_deactivated';
-    this.dependencies.logger.info({ station_id: stationId, method: command, username, reason: why }, `OPC UA ${command} denied: ${why}`);
+    let denial: string = identity ? 'missing_permission' : 'user_deactivated';
+    if (principal?.kind === 'read_only') denial = principal.reason;
+    this.dependencies.logger.info({ station_id: stationId, method: command, username, reason: denial }, `OPC UA ${command} denied: ${denial}`);
     const database = this.dependencies.getDatabase();
     if (!database) return;
     await writeAuditEvent(database, {
@@ -134,7 +135,7 @@ export class StationCommandHandler {
       actorRole: identity?.role ?? null,
       sourceAddress: principal?.sourceAddress ?? null,
       stationId,
-      details: { method: command, permission, reason: why },
+      details: { method: command, permission, reason: denial },
     }).catch((error: unknown) => this.dependencies.logger.error({ err: error, station_id: stationId }, 'writing the ACCESS_DENIED audit row failed'));
   }
 }

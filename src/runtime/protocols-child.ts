@@ -6,7 +6,7 @@ import { ModbusTcpServer } from '../modbus/server.js';
 import type { RegisterImage } from '../modbus/register-image.js';
 import type { CredentialService } from '../auth/credentials.js';
 import type { Database } from '../db/database.js';
-import { AdapterOpcUaServer } from '../opcua/server.js';
+import type { AdapterOpcUaServer } from '../opcua/server.js';
 
 export interface ProtocolStatus {
   listening: boolean;
@@ -24,8 +24,8 @@ export interface ProtocolStatus {
  * OPC UA method enters the station actor like any other command.
  *
  * The child is running once Modbus listens. The OPC UA server loads its information model for a
- * second or two and starts meanwhile, so that Modbus and the REST API are not held back; it
- * reports `listening` through setStatus, and a failure to start fails the child.
+ * second or two and starts meanwhile, so that Modbus and the REST API are not held back. It
+ * reports `listening` through setStatus, and a failure to start it fails the child.
  */
 export function protocolsChild(options: {
   config: AdapterConfig;
@@ -63,35 +63,38 @@ export function protocolsChild(options: {
         },
       });
       const bound = await modbus.listen();
-      const opcua = new AdapterOpcUaServer({
-        settings: config.opcua,
-        host: config.bindAddress,
-        port: config.opcuaPort,
-        certsDir: config.certsDir,
-        stations: config.stations,
-        registry: stations,
-        credentials: options.credentials,
-        getDatabase: options.getDatabase,
-        logger,
-        version: options.version,
-      });
+      // node-opcua takes a second or more to import, so it loads after Modbus listens, while the
+      // REST API starts.
+      let opcua: AdapterOpcUaServer | null = null;
       let opcuaListening: { address: string; port: number; endpointUrl: string } | null = null;
       let failureHandler: ((error: Error) => void) | null = null;
       let startFailure: Error | null = null;
-      const opcuaStarted = opcua.start().then(
-        (listening) => {
+      const opcuaStarted = import('../opcua/server.js')
+        .then(async (module) => {
+          opcua = new module.AdapterOpcUaServer({
+            settings: config.opcua,
+            host: config.bindAddress,
+            port: config.opcuaPort,
+            certsDir: config.certsDir,
+            stations: config.stations,
+            registry: stations,
+            credentials: options.credentials,
+            getDatabase: options.getDatabase,
+            logger,
+            version: options.version,
+          });
+          const listening = await opcua.start();
           opcuaListening = { address: listening.address, port: listening.port, endpointUrl: listening.endpointUrl };
           report();
-        },
-        (error: unknown) => {
+        })
+        .catch((error: unknown) => {
           startFailure = error instanceof Error ? error : new Error(String(error));
           failureHandler?.(startFailure);
-        },
-      );
+        });
 
       const report = () => {
         options.setStatus('modbus', { listening: true, address: bound.address, port: bound.port, connections: modbus.connectionCount });
-        if (opcuaListening) options.setStatus('opcua', { listening: true, ...opcuaListening, connections: opcua.sessionCount });
+        if (opcuaListening) options.setStatus('opcua', { listening: true, ...opcuaListening, connections: opcua?.sessionCount ?? 0 });
       };
       report();
       const timer = setInterval(report, 1000);
@@ -101,7 +104,7 @@ export function protocolsChild(options: {
         async stop() {
           clearInterval(timer);
           await opcuaStarted;
-          await opcua.stop();
+          await opcua?.stop();
           options.setStatus('opcua', stopped);
           await modbus.close();
           options.setStatus('modbus', stopped);

@@ -121,7 +121,7 @@ export async function connect(pki: ClientPki, port: number, options: ConnectOpti
   }
 }
 
-/** Reads one variable's value; throws when its status is not Good so a test sees why. */
+/** Reads one variable's value. Throws with the status code when it is not Good, so a failing test shows the cause. */
 export async function readValue(session: ClientSession, nodeId: string): Promise<unknown> {
   const dataValue = await session.read({ nodeId, attributeId: AttributeIds.Value });
   if (!dataValue.statusCode.isGood()) throw new Error(`reading ${nodeId} returned ${dataValue.statusCode.toString()}`);

@@ -20,9 +20,9 @@ export interface OpcUaFixture {
 }
 
 /**
- * Starts the adapter with `configYaml` and creates one user per role in `users`. The SCADA
- * client's certificate is trusted before the first start, as an integrator hands it over during
- * commissioning; the client trusts the server certificate that the start created.
+ * Starts the adapter with `configYaml` and creates the users of `users` (username to role). The
+ * SCADA client's certificate is trusted before the first start, as an integrator hands it over
+ * during commissioning. The client then trusts the server certificate that the start created.
  */
 export async function startOpcUaFixture(configYaml: string, users: Record<string, string>): Promise<OpcUaFixture> {
   const database = await createPostgresDatabase();

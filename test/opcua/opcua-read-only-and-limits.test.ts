@@ -43,7 +43,7 @@ function emergencyStop(session: ClientSession) {
   });
 }
 
-/** The raw CreateSubscription and CreateMonitoredItems services, whose status codes the limits tests check. */
+/** Returns the session's raw CreateSubscription and CreateMonitoredItems services, whose status codes the limits tests check. */
 function raw(session: ClientSession): ClientSessionRawSubscriptionService {
   return session as unknown as ClientSessionRawSubscriptionService;
 }
@@ -76,7 +76,7 @@ describe('OPC UA with anonymous and SecurityPolicy None enabled, and small limit
     ];
 
     for (const testCase of cases) {
-      it(`${testCase.name} reads but cannot write or call`, async () => {
+      it(`${testCase.name}: read only`, async () => {
         const connection = await connect(scada, adapter.opcuaPort, testCase.options);
         try {
           const { session } = connection;
@@ -95,7 +95,7 @@ describe('OPC UA with anonymous and SecurityPolicy None enabled, and small limit
       });
     }
 
-    it('an engineer over SignAndEncrypt may write feedback', async () => {
+    it('engineer over SignAndEncrypt writes feedback', async () => {
       const connection = await connect(scada, adapter.opcuaPort, { user: { username: 'engineer1', password: TEST_PASSWORD } });
       try {
         expect(await writeFeedback(connection.session)).toBe(StatusCodes.Good);
@@ -113,7 +113,7 @@ describe('OPC UA with anonymous and SecurityPolicy None enabled, and small limit
       for (const connection of open) await connection.close().catch(() => undefined);
     });
 
-    it('a third subscription gets BadTooManySubscriptions', async () => {
+    it('third subscription: BadTooManySubscriptions', async () => {
       const connection = await connect(scada, adapter.opcuaPort, NONE);
       open.push(connection);
       const request = { requestedPublishingInterval: 100, requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, publishingEnabled: true };
@@ -123,7 +123,7 @@ describe('OPC UA with anonymous and SecurityPolicy None enabled, and small limit
       expect(await readValue(connection.session, `${NS}station001.Heartbeat`)).toEqual(expect.any(Number));
     });
 
-    it('a sixth monitored item gets BadTooManyMonitoredItems', async () => {
+    it('sixth monitored item: BadTooManyMonitoredItems', async () => {
       const connection = await connect(scada, adapter.opcuaPort, NONE);
       open.push(connection);
       const { subscriptionId } = await raw(connection.session).createSubscription({ requestedPublishingInterval: 100, requestedLifetimeCount: 600, requestedMaxKeepAliveCount: 20, publishingEnabled: true });
@@ -142,7 +142,7 @@ describe('OPC UA with anonymous and SecurityPolicy None enabled, and small limit
       expect(statuses[5]).toBe(StatusCodes.BadTooManyMonitoredItems);
     });
 
-    it('a fifth session gets BadTooManySessions and the others keep working', async () => {
+    it('fifth session: BadTooManySessions, others served', async () => {
       while (open.length < 4) open.push(await connect(scada, adapter.opcuaPort, NONE));
       await expect(connect(scada, adapter.opcuaPort, NONE)).rejects.toThrow(/BadTooManySessions/);
       for (const connection of open) {
