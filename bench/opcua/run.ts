@@ -42,6 +42,7 @@ interface TargetResult {
   target: BenchTarget;
   startMs: number;
   readyMs: number;
+  maxLoopDelayMs: number;
   rssStartMiB: number;
   readsPerSecond: Record<(typeof NODES_PER_READ)[number], number>;
   serverCpuPercent: Record<(typeof NODES_PER_READ)[number], number>;
@@ -103,6 +104,7 @@ async function measureTarget(target: BenchTarget, durationSeconds: number, pinCp
         target,
         startMs: server.started.startMs,
         readyMs: server.started.readyMs,
+        maxLoopDelayMs: server.started.maxLoopDelayMs,
         rssStartMiB: mebibytes(server.started.rssBytes),
         readsPerSecond,
         serverCpuPercent,
@@ -132,11 +134,11 @@ const number = (value: number, digits = 0) => value.toLocaleString('en-US', { ma
 const percent = (ratio: number) => `${(ratio * 100).toFixed(1)} %`;
 
 function printResults(results: TargetResult[]): void {
-  console.log('| server | start ms | process ready ms | RSS after start MiB | Reads/s, 1 node | server / client CPU | Reads/s, 100 nodes | server / client CPU | 1,000 items created ms | all first values ms | RSS at end MiB |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| server | start ms | longest event-loop stall ms | process ready ms | RSS after start MiB | Reads/s, 1 node | server / client CPU | Reads/s, 100 nodes | server / client CPU | 1,000 items created ms | all first values ms | RSS at end MiB |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const result of results) {
     console.log(
-      `| ${result.target} | ${number(result.startMs)} | ${number(result.readyMs)} | ${number(result.rssStartMiB)} | ${number(result.readsPerSecond[1])} | ${number(result.serverCpuPercent[1])} / ${number(result.clientCpuPercent[1])} % | ` +
+      `| ${result.target} | ${number(result.startMs)} | ${number(result.maxLoopDelayMs)} | ${number(result.readyMs)} | ${number(result.rssStartMiB)} | ${number(result.readsPerSecond[1])} | ${number(result.serverCpuPercent[1])} / ${number(result.clientCpuPercent[1])} % | ` +
         `${number(result.readsPerSecond[100])} | ${number(result.serverCpuPercent[100])} / ${number(result.clientCpuPercent[100])} % | ${number(result.subscriptionCreatedMs)} | ${number(result.subscriptionAllValuesMs)} | ${number(result.rssEndMiB)} |`,
     );
   }

@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import { MessageSecurityMode, SecurityPolicy } from 'node-opcua-secure-channel';
 import { OPCUAServer, RegisterServerMethod } from 'node-opcua-server';
@@ -112,9 +113,12 @@ if (!process.send) throw new Error('server-main.ts must be started by run.ts thr
 if (!isBenchTarget(target)) throw new Error(`invalid server target "${target}": use "adapter" or "bare"`);
 
 const certsDir = mkdtempSync(join(tmpdir(), `calejo-opcua-bench-${target}-`));
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 const startedAt = performance.now();
 const server = target === 'adapter' ? await startAdapterServer(certsDir) : await startBareServer(certsDir);
 const startMs = performance.now() - startedAt;
+loopDelay.disable();
 
 let stopping = false;
 async function stop(): Promise<void> {
@@ -132,4 +136,4 @@ process.on('message', (message: ParentMessage) => {
 });
 process.on('disconnect', () => void stop());
 
-send({ type: 'listening', port: server.port, startMs, readyMs: performance.now(), rssBytes: process.memoryUsage().rss });
+send({ type: 'listening', port: server.port, startMs, readyMs: performance.now(), maxLoopDelayMs: loopDelay.max / 1e6, rssBytes: process.memoryUsage().rss });

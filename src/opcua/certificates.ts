@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { CertificatePurpose, createSelfSignedCertificate, generatePrivateKeyFile, pemToPrivateKey } from 'node-opcua-crypto';
 import { AdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
@@ -63,6 +63,7 @@ export async function ensureServerCertificate(request: CertificateRequest): Prom
 
   const created = !haveCertificate;
   if (created) await createCertificate(request, certificateFile, privateKeyFile);
+  linkStoreKey(certsDir, privateKeyFile);
   const certificate = readCertificate(certificateFile);
   if (!existsSync(caFile) && certificate.checkIssued(certificate)) copyFileSync(certificateFile, caFile);
 
@@ -104,6 +105,19 @@ async function createCertificate(request: CertificateRequest, certificateFile: s
   renameSync(keyTemporary, privateKeyFile);
   renameSync(certificateTemporary, certificateFile);
   request.logger.info({ certificate: certificateFile, private_key: privateKeyFile }, 'created a self-signed OPC UA application instance certificate');
+}
+
+/**
+ * Links the client-certificate store's own key to server.key. node-opcua's store generates a
+ * second RSA key at its first start when it has none, which costs CPU time and leaves a key that
+ * nothing uses.
+ */
+function linkStoreKey(certsDir: string, privateKeyFile: string): void {
+  const folder = join(certsDir, PKI_FOLDER, 'own', 'private');
+  const storeKey = join(folder, 'private_key.pem');
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (lstatSync(storeKey, { throwIfNoEntry: false })) return;
+  symlinkSync(relative(folder, privateKeyFile), storeKey);
 }
 
 function readCertificate(file: string): X509Certificate {

@@ -39,6 +39,9 @@ describe('server certificate in CERTS_DIR', () => {
     expect(statSync(join(certsDir, 'server.key')).mode & 0o777).toBe(0o600);
     expect(certificate.checkPrivateKey(createPrivateKey(readFileSync(join(certsDir, 'server.key'))))).toBe(true);
 
+    // The client-certificate store uses the server's key instead of generating its own.
+    expect(readFileSync(join(certsDir, 'pki', 'own', 'private', 'private_key.pem'), 'utf8')).toBe(readFileSync(join(certsDir, 'server.key'), 'utf8'));
+
     const { stdout } = await run('openssl', ['verify', '-CAfile', join(certsDir, 'ca.crt'), join(certsDir, 'server.pem')]);
     expect(stdout).toContain(': OK');
     const { stdout: dates } = await run('openssl', ['x509', '-in', join(certsDir, 'server.pem'), '-enddate', '-noout']);

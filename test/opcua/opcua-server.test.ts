@@ -325,13 +325,13 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
 
       // The documented way to trust a client: move its file from rejected/ to trusted/certs/.
       renameSync(join(rejectedFolder, rejected[0]!), join(certsDir, 'pki', 'trusted', 'certs', rejected[0]!));
-      const connection = await retry(() => connect(intruder, adapter.opcuaPort, { user: { username: 'viewer1', password: TEST_PASSWORD } }), 15_000, 500);
+      const connection = await retry(() => connect(intruder, adapter.opcuaPort, { user: { username: 'viewer1', password: TEST_PASSWORD } }), 40_000, 500);
       expect(await readValue(connection.session, `${NS}station001.Heartbeat`)).toEqual(expect.any(Number));
       await connection.close();
     } finally {
       intruder.remove();
     }
-  });
+  }, 60_000);
 
   it('restart keeps server certificate', async () => {
     const certificateFile = join(certsDir, 'server.pem');
@@ -351,5 +351,5 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
     // The client trusts the old certificate only, so a new one would fail this connection.
     const { session } = await open('viewer1');
     expect(await readValue(session, `${NS}station001.EmergencyStopState`)).toBe('operational');
-  });
+  }, 120_000);
 });
