@@ -12,6 +12,8 @@ export const SERVER_KEY_FILE = 'server.key';
 export const CA_CERTIFICATE_FILE = 'ca.crt';
 /** node-opcua's client-certificate store: trusted/, rejected/, issuers/ below this folder. */
 export const PKI_FOLDER = 'pki';
+/** node-opcua's store of user certificates for X509 identity tokens, with the same layout. */
+export const USER_PKI_FOLDER = 'user-pki';
 
 /** Validity of a created certificate: five years, after which `rotate-certificates` must run. */
 const VALIDITY_DAYS = 5 * 365;
@@ -63,7 +65,7 @@ export async function ensureServerCertificate(request: CertificateRequest): Prom
 
   const created = !haveCertificate;
   if (created) await createCertificate(request, certificateFile, privateKeyFile);
-  linkStoreKey(certsDir, privateKeyFile);
+  for (const store of [PKI_FOLDER, USER_PKI_FOLDER]) linkStoreKey(join(certsDir, store), privateKeyFile);
   const certificate = readCertificate(certificateFile);
   if (!existsSync(caFile) && certificate.checkIssued(certificate)) copyFileSync(certificateFile, caFile);
 
@@ -108,12 +110,12 @@ async function createCertificate(request: CertificateRequest, certificateFile: s
 }
 
 /**
- * Links the client-certificate store's own key to server.key. node-opcua's store generates a
- * second RSA key at its first start when it has none, which costs CPU time and leaves a key that
- * nothing uses.
+ * Links a certificate store's own key to server.key. A node-opcua store generates another RSA
+ * key at its first start when it has none, which costs CPU time and leaves a key that nothing
+ * uses.
  */
-function linkStoreKey(certsDir: string, privateKeyFile: string): void {
-  const folder = join(certsDir, PKI_FOLDER, 'own', 'private');
+function linkStoreKey(storeRoot: string, privateKeyFile: string): void {
+  const folder = join(storeRoot, 'own', 'private');
   const storeKey = join(folder, 'private_key.pem');
   mkdirSync(folder, { recursive: true, mode: 0o700 });
   if (lstatSync(storeKey, { throwIfNoEntry: false })) return;

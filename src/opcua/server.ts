@@ -2,6 +2,7 @@
 import { routeLibraryLogs } from './library-logs.js';
 import { join } from 'node:path';
 import type { ISessionContext } from 'node-opcua-address-space';
+import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import { MessageSecurityMode, SecurityPolicy } from 'node-opcua-secure-channel';
 import { OPCUAServer, RegisterServerMethod } from 'node-opcua-server';
 import type { StationRegistry } from '../actors/station-registry.js';
@@ -13,7 +14,7 @@ import type { AdapterLogger } from '../log.js';
 import { listenFailedError, type ListenerIdentity } from '../net/listen-error.js';
 import { buildStationNodes, type StationNodes } from './address-space.js';
 import { ClientCertificateStore, type RejectedCertificate } from './certificate-store.js';
-import { ensureServerCertificate, PKI_FOLDER } from './certificates.js';
+import { ensureServerCertificate, PKI_FOLDER, USER_PKI_FOLDER } from './certificates.js';
 import { FeedbackStore } from './feedback.js';
 import { SessionDirectory } from './sessions.js';
 import { StationCommandHandler } from './station-commands.js';
@@ -72,6 +73,9 @@ export class AdapterOpcUaServer {
   async start(): Promise<OpcUaListening> {
     const { settings, certsDir } = this.options;
     routeLibraryLogs(this.logger);
+    const startedAt = performance.now();
+    const phases: Record<string, number> = {};
+    const phaseDone = (name: string) => (phases[name] = Math.round(performance.now() - startedAt));
     const certificate = await ensureServerCertificate({
       certsDir,
       applicationUri: settings.applicationUri,
@@ -80,8 +84,11 @@ export class AdapterOpcUaServer {
       logger: this.logger,
     });
 
+    phaseDone('certificate_ms');
     const certificateStore = new ClientCertificateStore(join(certsDir, PKI_FOLDER), (rejected) => this.auditRejectedCertificate(rejected));
     await certificateStore.initialize();
+    // Without a store of its own, node-opcua would create one in the user's home folder.
+    const userCertificateStore = new OPCUACertificateManager({ rootFolder: join(certsDir, USER_PKI_FOLDER), automaticallyAcceptUnknownCertificate: false });
 
     const securityPolicies = settings.allowSecurityNone ? [SecurityPolicy.None, ...SECURE_POLICIES] : SECURE_POLICIES;
     const securityModes = settings.allowSecurityNone
@@ -96,6 +103,7 @@ export class AdapterOpcUaServer {
       certificateFile: certificate.certificateFile,
       privateKeyFile: certificate.privateKeyFile,
       serverCertificateManager: certificateStore,
+      userCertificateManager: userCertificateStore,
       securityPolicies,
       securityModes,
       allowAnonymous: settings.allowAnonymous,
@@ -124,14 +132,21 @@ export class AdapterOpcUaServer {
     });
     this.server = server;
 
-    await server.initialize();
-    this.buildAddressSpace(server);
     try {
+      await server.initialize();
+      phaseDone('initialize_ms');
+      this.buildAddressSpace(server);
+      phaseDone('address_space_ms');
       await server.start();
+      phaseDone('listen_ms');
     } catch (error) {
       this.unsubscribe?.();
-      await server.shutdown(0).catch(() => undefined); // the listen error is the one to report
+      this.unsubscribe = null;
       this.server = null;
+      // The start error is the one to report. shutdown() skips a server that never started, so
+      // the stores are disposed here too, or their folder watchers would outlive the server.
+      await server.shutdown(0).catch(() => undefined);
+      await Promise.allSettled([certificateStore.dispose(), userCertificateStore.dispose()]);
       const code = (error as NodeJS.ErrnoException).code;
       throw code ? listenFailedError(error as NodeJS.ErrnoException, this.options.host, this.options.port, OPCUA_LISTENER) : error;
     }
@@ -152,6 +167,8 @@ export class AdapterOpcUaServer {
         allow_anonymous: settings.allowAnonymous,
         certificate_thumbprint: certificate.thumbprint,
         certificate_not_after: certificate.notAfter.toISOString(),
+        start_ms: phases.listen_ms,
+        start_phases_ms: phases,
       },
       `OPC UA server listening on ${endpointUrl} (bound to ${this.options.host}:${port}) with security policies ${policyNames.join(', ')}`,
     );
