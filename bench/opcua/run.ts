@@ -9,116 +9,117 @@
  * client is pinned to the first allowed CPU and the servers to the second, with taskset. Both
  * servers are measured with one anonymous session over SecurityPolicy None, so the figures
  * compare request handling, not cryptography, which costs both servers the same.
+ *
+ * The servers start one after the other, so each start is measured alone. The read cases then
+ * run in rounds that alternate between the servers, so that a change in the machine's load
+ * during the run affects both alike, and the ratio of each round is reported.
  */
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { format, parseArgs } from 'node:util';
 import { setWarningLogger } from 'node-opcua-debug';
 import { allowedCpus, canPinProcesses, pinProcess } from '../modbus/cpu-affinity.js';
-import { measureReads, measureSubscription, openBenchClient } from './client.js';
+import { measureReads, measureSubscription, openBenchClient, type BenchClient, type SubscriptionTiming } from './client.js';
 import { BENCH_TARGETS, benchNodeIds, VARIABLE_COUNT, type BenchTarget } from './fixture.js';
 import { OpcUaServerProcess } from './server-process.js';
 
-const DEFAULT_DURATION_SECONDS = 5;
-const MAX_DURATION_SECONDS = 600;
+const DEFAULT_ROUNDS = 5;
+const DEFAULT_ROUND_SECONDS = 2;
+const MAX_ROUNDS = 100;
+const MAX_ROUND_SECONDS = 600;
 const MONITORED_ITEMS = 1000;
 const NODES_PER_READ = [1, 100] as const;
+type NodesPerRead = (typeof NODES_PER_READ)[number];
 /** The adapter must serve at least this share of the bare server's single-node Reads. */
 const READ_GOAL = 0.9;
 
-const HELP = `Usage: npm run bench:opcua -- [--duration SECONDS] [--no-pinning]
+const HELP = `Usage: npm run bench:opcua -- [--rounds N] [--seconds SECONDS] [--no-pinning]
 
 Starts the adapter's OPC UA server and a bare node-opcua server with ${VARIABLE_COUNT} Double variables, each
 in its own process on 127.0.0.1, and measures start time, memory, Reads of ${NODES_PER_READ.join(' and ')} nodes
 per request over one session, and a subscription of ${MONITORED_ITEMS} monitored items.
 
-  --duration SECONDS  measurement time per read case, after 1 s of unrecorded reads (default ${DEFAULT_DURATION_SECONDS}, or OPCUA_BENCH_DURATION_S)
+  --rounds N          read rounds; each round measures every case on both servers (default ${DEFAULT_ROUNDS}, or OPCUA_BENCH_ROUNDS)
+  --seconds SECONDS   measurement time of one case in one round (default ${DEFAULT_ROUND_SECONDS}, or OPCUA_BENCH_SECONDS)
   --no-pinning        leave CPU placement to the scheduler (default: client on the first allowed CPU,
                       servers on the second, with taskset)
   --help              print this text`;
 
 class UsageError extends Error {}
 
-interface TargetResult {
-  target: BenchTarget;
-  startMs: number;
-  readyMs: number;
-  maxLoopDelayMs: number;
-  rssStartMiB: number;
-  readsPerSecond: Record<(typeof NODES_PER_READ)[number], number>;
-  serverCpuPercent: Record<(typeof NODES_PER_READ)[number], number>;
-  clientCpuPercent: Record<(typeof NODES_PER_READ)[number], number>;
-  subscriptionCreatedMs: number;
-  subscriptionAllValuesMs: number;
-  rssEndMiB: number;
+interface BenchOptions {
+  rounds: number;
+  roundSeconds: number;
+  pinning: boolean;
 }
 
-function parseOptions(): { durationSeconds: number; pinning: boolean } | null {
-  let values: { duration?: string; 'no-pinning'?: boolean; help?: boolean };
+/** Requests and CPU time of one read case, summed over the rounds. */
+interface ReadTotals {
+  requests: number;
+  seconds: number;
+  serverCpuSeconds: number;
+  clientCpuSeconds: number;
+  /** Reads per second of each round, in round order. */
+  perRound: number[];
+}
+
+interface RunningTarget {
+  target: BenchTarget;
+  server: OpcUaServerProcess;
+  client: BenchClient;
+  reads: Record<NodesPerRead, ReadTotals>;
+  subscription?: SubscriptionTiming;
+  rssEndMiB?: number;
+}
+
+function parseNumber(name: string, text: string | undefined, fallback: number, maximum: number, integer: boolean): number {
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || value > maximum || (integer && !Number.isInteger(value))) {
+    throw new UsageError(`invalid ${name} "${text}": use ${integer ? 'a whole number' : 'a number'} above 0 and at most ${maximum}`);
+  }
+  return value;
+}
+
+function parseOptions(): BenchOptions | null {
+  let values: { rounds?: string; seconds?: string; 'no-pinning'?: boolean; help?: boolean };
   try {
-    ({ values } = parseArgs({ options: { duration: { type: 'string' }, 'no-pinning': { type: 'boolean' }, help: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({
+      options: { rounds: { type: 'string' }, seconds: { type: 'string' }, 'no-pinning': { type: 'boolean' }, help: { type: 'boolean' } },
+      strict: true,
+    }));
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${HELP}`);
   }
   if (values.help) return null;
-  const text = values.duration ?? process.env.OPCUA_BENCH_DURATION_S;
-  const durationSeconds = text === undefined || text === '' ? DEFAULT_DURATION_SECONDS : Number(text);
-  if (!Number.isFinite(durationSeconds) || durationSeconds <= 0 || durationSeconds > MAX_DURATION_SECONDS) {
-    throw new UsageError(`invalid --duration "${text}": use a number of seconds above 0 and at most ${MAX_DURATION_SECONDS}`);
-  }
-  return { durationSeconds, pinning: !values['no-pinning'] };
+  return {
+    rounds: parseNumber('--rounds', values.rounds ?? process.env.OPCUA_BENCH_ROUNDS, DEFAULT_ROUNDS, MAX_ROUNDS, true),
+    roundSeconds: parseNumber('--seconds', values.seconds ?? process.env.OPCUA_BENCH_SECONDS, DEFAULT_ROUND_SECONDS, MAX_ROUND_SECONDS, false),
+    pinning: !values['no-pinning'],
+  };
 }
 
 const mebibytes = (bytes: number) => bytes / 2 ** 20;
+const cpuSeconds = (start: NodeJS.CpuUsage, end: NodeJS.CpuUsage) => (end.user - start.user + end.system - start.system) / 1e6;
+const emptyTotals = (): ReadTotals => ({ requests: 0, seconds: 0, serverCpuSeconds: 0, clientCpuSeconds: 0, perRound: [] });
 
-function cpuPercent(start: NodeJS.CpuUsage, end: NodeJS.CpuUsage, seconds: number): number {
-  return ((end.user - start.user + end.system - start.system) / 1e6 / seconds) * 100;
-}
+/** Runs one read case for `seconds` and adds it to the running totals. */
+async function measureRound(running: RunningTarget, count: NodesPerRead, seconds: number): Promise<void> {
+  const nodeIds = benchNodeIds(running.target, count);
+  const before = await running.server.stats();
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  const readsPerSecond = await measureReads(running.client.session, nodeIds, seconds);
+  const elapsed = (performance.now() - started) / 1000;
+  const clientAfter = process.cpuUsage();
+  const after = await running.server.stats();
 
-/** Starts one server, measures every case against it, and stops it. */
-async function measureTarget(target: BenchTarget, durationSeconds: number, pinCpu: number | null): Promise<TargetResult> {
-  const server = await OpcUaServerProcess.start(target);
-  try {
-    if (pinCpu !== null) pinProcess(server.pid, pinCpu);
-    const client = await openBenchClient(server.started.port);
-    try {
-      const readsPerSecond = { 1: 0, 100: 0 };
-      const serverCpuPercent = { 1: 0, 100: 0 };
-      const clientCpuPercent = { 1: 0, 100: 0 };
-      for (const count of NODES_PER_READ) {
-        const nodeIds = benchNodeIds(target, count);
-        await measureReads(client.session, nodeIds, 1);
-        const before = await server.stats();
-        const clientBefore = process.cpuUsage();
-        const started = performance.now();
-        readsPerSecond[count] = await measureReads(client.session, nodeIds, durationSeconds);
-        const seconds = (performance.now() - started) / 1000;
-        clientCpuPercent[count] = cpuPercent(clientBefore, process.cpuUsage(), seconds);
-        const after = await server.stats();
-        serverCpuPercent[count] = cpuPercent(before.cpu, after.cpu, seconds);
-        console.error(`${target.padEnd(7)} ${String(count).padStart(3)} node(s) per Read: ${Math.round(readsPerSecond[count])} Reads/s`);
-      }
-      const subscription = await measureSubscription(client.session, benchNodeIds(target, MONITORED_ITEMS));
-      console.error(`${target.padEnd(7)} ${MONITORED_ITEMS} monitored items: created in ${subscription.createdMs.toFixed(0)} ms, all values in ${subscription.allValuesMs.toFixed(0)} ms`);
-      const end = await server.stats();
-      return {
-        target,
-        startMs: server.started.startMs,
-        readyMs: server.started.readyMs,
-        maxLoopDelayMs: server.started.maxLoopDelayMs,
-        rssStartMiB: mebibytes(server.started.rssBytes),
-        readsPerSecond,
-        serverCpuPercent,
-        clientCpuPercent,
-        subscriptionCreatedMs: subscription.createdMs,
-        subscriptionAllValuesMs: subscription.allValuesMs,
-        rssEndMiB: mebibytes(end.rssBytes),
-      };
-    } finally {
-      await client.close();
-    }
-  } finally {
-    await server.stop();
-  }
+  const totals = running.reads[count];
+  totals.requests += readsPerSecond * elapsed;
+  totals.seconds += elapsed;
+  totals.serverCpuSeconds += cpuSeconds(before.cpu, after.cpu);
+  totals.clientCpuSeconds += cpuSeconds(clientBefore, clientAfter);
+  totals.perRound.push(readsPerSecond);
+  console.error(`${running.target.padEnd(7)} ${String(count).padStart(3)} node(s) per Read: ${Math.round(readsPerSecond)} Reads/s`);
 }
 
 function placement(pinning: boolean): { clientCpu: number | null; serverCpu: number | null; line: string } {
@@ -132,30 +133,41 @@ function placement(pinning: boolean): { clientCpu: number | null; serverCpu: num
 
 const number = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const percent = (ratio: number) => `${(ratio * 100).toFixed(1)} %`;
+const rate = (totals: ReadTotals) => totals.requests / totals.seconds;
 
-function printResults(results: TargetResult[]): void {
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
+}
+
+function printResults(targets: RunningTarget[]): void {
   console.log('| server | start ms | longest event-loop stall ms | process ready ms | RSS after start MiB | Reads/s, 1 node | server / client CPU | Reads/s, 100 nodes | server / client CPU | 1,000 items created ms | all first values ms | RSS at end MiB |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const result of results) {
+  for (const { target, server, reads, subscription, rssEndMiB } of targets) {
+    const cpu = (totals: ReadTotals) => `${number((totals.serverCpuSeconds / totals.seconds) * 100)} / ${number((totals.clientCpuSeconds / totals.seconds) * 100)} %`;
     console.log(
-      `| ${result.target} | ${number(result.startMs)} | ${number(result.maxLoopDelayMs)} | ${number(result.readyMs)} | ${number(result.rssStartMiB)} | ${number(result.readsPerSecond[1])} | ${number(result.serverCpuPercent[1])} / ${number(result.clientCpuPercent[1])} % | ` +
-        `${number(result.readsPerSecond[100])} | ${number(result.serverCpuPercent[100])} / ${number(result.clientCpuPercent[100])} % | ${number(result.subscriptionCreatedMs)} | ${number(result.subscriptionAllValuesMs)} | ${number(result.rssEndMiB)} |`,
+      `| ${target} | ${number(server.started.startMs)} | ${number(server.started.maxLoopDelayMs)} | ${number(server.started.readyMs)} | ${number(mebibytes(server.started.rssBytes))} | ` +
+        `${number(rate(reads[1]))} | ${cpu(reads[1])} | ${number(rate(reads[100]))} | ${cpu(reads[100])} | ` +
+        `${number(subscription?.createdMs ?? Number.NaN)} | ${number(subscription?.allValuesMs ?? Number.NaN)} | ${number(rssEndMiB ?? Number.NaN)} |`,
     );
   }
-  const adapter = results.find((result) => result.target === 'adapter');
-  const bare = results.find((result) => result.target === 'bare');
+  const adapter = targets.find((running) => running.target === 'adapter');
+  const bare = targets.find((running) => running.target === 'bare');
   if (!adapter || !bare) return;
 
   console.log('');
-  console.log('| figure | adapter / bare |');
-  console.log('| --- | --- |');
-  console.log(`| Reads/s, 1 node | ${percent(adapter.readsPerSecond[1] / bare.readsPerSecond[1])} |`);
-  console.log(`| Reads/s, 100 nodes | ${percent(adapter.readsPerSecond[100] / bare.readsPerSecond[100])} |`);
-  console.log(`| start time | ${number(adapter.startMs / bare.startMs, 2)}× |`);
-  console.log(`| RSS after start | ${number(adapter.rssStartMiB / bare.rssStartMiB, 2)}× |`);
-  console.log(`| 1,000 items, all first values | ${number(adapter.subscriptionAllValuesMs / bare.subscriptionAllValuesMs, 2)}× |`);
+  console.log('| figure | adapter / bare | per round (min – median – max) |');
+  console.log('| --- | --- | --- |');
+  for (const count of NODES_PER_READ) {
+    const ratios = adapter.reads[count].perRound.map((value, index) => value / (bare.reads[count].perRound[index] ?? Number.NaN));
+    console.log(`| Reads/s, ${count} node${count === 1 ? '' : 's'} | ${percent(rate(adapter.reads[count]) / rate(bare.reads[count]))} | ${percent(Math.min(...ratios))} – ${percent(median(ratios))} – ${percent(Math.max(...ratios))} |`);
+  }
+  console.log(`| start time | ${number(adapter.server.started.startMs / bare.server.started.startMs, 2)}× | |`);
+  console.log(`| RSS after start | ${number(adapter.server.started.rssBytes / bare.server.started.rssBytes, 2)}× | |`);
+  console.log(`| 1,000 items, all first values | ${number((adapter.subscription?.allValuesMs ?? Number.NaN) / (bare.subscription?.allValuesMs ?? Number.NaN), 2)}× | |`);
   console.log('');
-  const ratio = adapter.readsPerSecond[1] / bare.readsPerSecond[1];
+  const ratio = rate(adapter.reads[1]) / rate(bare.reads[1]);
   const verdict = ratio >= READ_GOAL ? 'goal met' : 'GOAL MISSED';
   console.log(`${verdict} (1 node per Read): adapter reached ${percent(ratio)} of the bare server's throughput, goal ≥ ${READ_GOAL * 100} %`);
 }
@@ -171,15 +183,48 @@ async function main(): Promise<void> {
   const cpuCount = availableParallelism();
   console.log(`OPC UA benchmark, ${new Date().toISOString()}`);
   console.log(`Node ${process.version}, ${cpuCount} CPU${cpuCount === 1 ? '' : 's'} (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory`);
-  console.log(`${VARIABLE_COUNT} variables per server; ${options.durationSeconds} s measured per read case after 1 s of unrecorded reads; one session, closed loop`);
+  console.log(
+    `${VARIABLE_COUNT} variables per server; ${options.rounds} rounds of ${options.roundSeconds} s per read case and server, ` +
+      'alternating servers, after 1 s of unrecorded reads; one session, closed loop',
+  );
   const { clientCpu, serverCpu, line } = placement(options.pinning);
   console.log(line);
   console.log('');
   if (clientCpu !== null) pinProcess(process.pid, clientCpu);
+  const loadBefore = loadavg()[0] ?? 0;
 
-  const results: TargetResult[] = [];
-  for (const target of BENCH_TARGETS) results.push(await measureTarget(target, options.durationSeconds, serverCpu));
-  printResults(results);
+  const targets: RunningTarget[] = [];
+  try {
+    for (const target of BENCH_TARGETS) {
+      const server = await OpcUaServerProcess.start(target);
+      if (serverCpu !== null) pinProcess(server.pid, serverCpu);
+      targets.push({ target, server, client: await openBenchClient(server.started.port), reads: { 1: emptyTotals(), 100: emptyTotals() } });
+    }
+    for (const running of targets) {
+      for (const count of NODES_PER_READ) await measureReads(running.client.session, benchNodeIds(running.target, count), 1);
+    }
+    for (let round = 0; round < options.rounds; round += 1) {
+      // Alternate which server goes first, so neither always measures right after the other.
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const count of NODES_PER_READ) {
+        for (const running of order) await measureRound(running, count, options.roundSeconds);
+      }
+    }
+    for (const running of targets) {
+      running.subscription = await measureSubscription(running.client.session, benchNodeIds(running.target, MONITORED_ITEMS));
+      running.rssEndMiB = mebibytes((await running.server.stats()).rssBytes);
+      console.error(`${running.target.padEnd(7)} ${MONITORED_ITEMS} monitored items: all first values in ${running.subscription.allValuesMs.toFixed(0)} ms`);
+    }
+  } finally {
+    for (const running of targets) await running.client.close().catch(() => undefined);
+    await Promise.all(targets.map((running) => running.server.stop()));
+  }
+
+  printResults(targets);
+  // Other processes slow both servers; a load average above the CPU count makes the run suspect.
+  const loadAfter = loadavg()[0] ?? 0;
+  const busy = Math.max(loadBefore, loadAfter) > cpuCount ? ' NOTE: above the CPU count, other processes competed for CPU' : '';
+  console.log(`load average (1 min): ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after${busy}`);
 }
 
 await main().catch((error: unknown) => {
