@@ -325,9 +325,11 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
 
       // The documented way to trust a client: move its file from rejected/ to trusted/certs/.
       renameSync(join(rejectedFolder, rejected[0]!), join(certsDir, 'pki', 'trusted', 'certs', rejected[0]!));
-      const connection = await retry(() => connect(intruder, adapter.opcuaPort, { user: { username: 'viewer1', password: TEST_PASSWORD } }), 40_000, 500);
+      // An attempt right after the move races node-opcua's folder watcher, as a retrying client would.
+      const connection = await retry(() => connect(intruder, adapter.opcuaPort, { user: { username: 'viewer1', password: TEST_PASSWORD } }), 20_000, 100);
       expect(await readValue(connection.session, `${NS}station001.Heartbeat`)).toEqual(expect.any(Number));
       await connection.close();
+      expect(readdirSync(rejectedFolder).filter((file) => file.includes(intruder.thumbprint))).toEqual([]);
     } finally {
       intruder.remove();
     }
