@@ -12,7 +12,9 @@
  *
  * The servers start one after the other, so each start is measured alone. The read cases then
  * run in rounds that alternate between the servers, so that a change in the machine's load
- * during the run affects both alike, and the ratio of each round is reported.
+ * during the run affects both alike, and the ratio of each round is reported. The whole run is
+ * done twice, the second time with the other server started first: on the development VM the
+ * server started second served up to twice as many Reads as the first, whichever it was.
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { format, parseArgs } from 'node:util';
@@ -66,9 +68,15 @@ interface RunningTarget {
   target: BenchTarget;
   server: OpcUaServerProcess;
   client: BenchClient;
+}
+
+/** Figures of one server over both passes. */
+interface TargetFigures {
+  target: BenchTarget;
+  starts: Array<{ startMs: number; readyMs: number; maxLoopDelayMs: number; rssMiB: number }>;
   reads: Record<NodesPerRead, ReadTotals>;
-  subscription?: SubscriptionTiming;
-  rssEndMiB?: number;
+  subscriptions: SubscriptionTiming[];
+  rssEndMiB: number[];
 }
 
 function parseNumber(name: string, text: string | undefined, fallback: number, maximum: number, integer: boolean): number {
@@ -102,8 +110,8 @@ const mebibytes = (bytes: number) => bytes / 2 ** 20;
 const cpuSeconds = (start: NodeJS.CpuUsage, end: NodeJS.CpuUsage) => (end.user - start.user + end.system - start.system) / 1e6;
 const emptyTotals = (): ReadTotals => ({ requests: 0, seconds: 0, serverCpuSeconds: 0, clientCpuSeconds: 0, perRound: [] });
 
-/** Runs one read case for `seconds` and adds it to the running totals. */
-async function measureRound(running: RunningTarget, count: NodesPerRead, seconds: number): Promise<void> {
+/** Runs one read case for `seconds` and adds it to the totals. */
+async function measureRound(running: RunningTarget, totals: ReadTotals, count: NodesPerRead, seconds: number): Promise<void> {
   const nodeIds = benchNodeIds(running.target, count);
   const before = await running.server.stats();
   const clientBefore = process.cpuUsage();
@@ -113,13 +121,50 @@ async function measureRound(running: RunningTarget, count: NodesPerRead, seconds
   const clientAfter = process.cpuUsage();
   const after = await running.server.stats();
 
-  const totals = running.reads[count];
   totals.requests += readsPerSecond * elapsed;
   totals.seconds += elapsed;
   totals.serverCpuSeconds += cpuSeconds(before.cpu, after.cpu);
   totals.clientCpuSeconds += cpuSeconds(clientBefore, clientAfter);
   totals.perRound.push(readsPerSecond);
   console.error(`${running.target.padEnd(7)} ${String(count).padStart(3)} node(s) per Read: ${Math.round(readsPerSecond)} Reads/s`);
+}
+
+/** Starts the servers in `order`, measures every case on both, and stops them. */
+async function runPass(order: readonly BenchTarget[], figures: Map<BenchTarget, TargetFigures>, options: BenchOptions, serverCpu: number | null): Promise<void> {
+  const running: RunningTarget[] = [];
+  const figuresOf = (target: BenchTarget) => {
+    const found = figures.get(target);
+    if (!found) throw new Error(`no figures for server ${target}`);
+    return found;
+  };
+  try {
+    for (const target of order) {
+      const server = await OpcUaServerProcess.start(target);
+      if (serverCpu !== null) pinProcess(server.pid, serverCpu);
+      const { startMs, readyMs, maxLoopDelayMs, rssBytes } = server.started;
+      figuresOf(target).starts.push({ startMs, readyMs, maxLoopDelayMs, rssMiB: mebibytes(rssBytes) });
+      running.push({ target, server, client: await openBenchClient(server.started.port) });
+    }
+    for (const each of running) {
+      for (const count of NODES_PER_READ) await measureReads(each.client.session, benchNodeIds(each.target, count), 1);
+    }
+    for (let round = 0; round < options.rounds; round += 1) {
+      // Alternate which server goes first, so neither always measures right after the other.
+      const roundOrder = round % 2 === 0 ? running : [...running].reverse();
+      for (const count of NODES_PER_READ) {
+        for (const each of roundOrder) await measureRound(each, figuresOf(each.target).reads[count], count, options.roundSeconds);
+      }
+    }
+    for (const each of running) {
+      const subscription = await measureSubscription(each.client.session, benchNodeIds(each.target, MONITORED_ITEMS));
+      figuresOf(each.target).subscriptions.push(subscription);
+      figuresOf(each.target).rssEndMiB.push(mebibytes((await each.server.stats()).rssBytes));
+      console.error(`${each.target.padEnd(7)} ${MONITORED_ITEMS} monitored items: all first values in ${subscription.allValuesMs.toFixed(0)} ms`);
+    }
+  } finally {
+    for (const each of running) await each.client.close().catch(() => undefined);
+    await Promise.all(running.map((each) => each.server.stop()));
+  }
 }
 
 function placement(pinning: boolean): { clientCpu: number | null; serverCpu: number | null; line: string } {
@@ -141,19 +186,24 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
 
-function printResults(targets: RunningTarget[]): void {
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
+function printResults(figures: TargetFigures[]): void {
+  console.log('Means over both passes, except Reads/s, which are totals over all rounds.');
+  console.log('');
   console.log('| server | start ms | longest event-loop stall ms | process ready ms | RSS after start MiB | Reads/s, 1 node | server / client CPU | Reads/s, 100 nodes | server / client CPU | 1,000 items created ms | all first values ms | RSS at end MiB |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const { target, server, reads, subscription, rssEndMiB } of targets) {
+  for (const { target, starts, reads, subscriptions, rssEndMiB } of figures) {
     const cpu = (totals: ReadTotals) => `${number((totals.serverCpuSeconds / totals.seconds) * 100)} / ${number((totals.clientCpuSeconds / totals.seconds) * 100)} %`;
     console.log(
-      `| ${target} | ${number(server.started.startMs)} | ${number(server.started.maxLoopDelayMs)} | ${number(server.started.readyMs)} | ${number(mebibytes(server.started.rssBytes))} | ` +
+      `| ${target} | ${number(mean(starts.map((start) => start.startMs)))} | ${number(mean(starts.map((start) => start.maxLoopDelayMs)))} | ` +
+        `${number(mean(starts.map((start) => start.readyMs)))} | ${number(mean(starts.map((start) => start.rssMiB)))} | ` +
         `${number(rate(reads[1]))} | ${cpu(reads[1])} | ${number(rate(reads[100]))} | ${cpu(reads[100])} | ` +
-        `${number(subscription?.createdMs ?? Number.NaN)} | ${number(subscription?.allValuesMs ?? Number.NaN)} | ${number(rssEndMiB ?? Number.NaN)} |`,
+        `${number(mean(subscriptions.map((timing) => timing.createdMs)))} | ${number(mean(subscriptions.map((timing) => timing.allValuesMs)))} | ${number(mean(rssEndMiB))} |`,
     );
   }
-  const adapter = targets.find((running) => running.target === 'adapter');
-  const bare = targets.find((running) => running.target === 'bare');
+  const adapter = figures.find((each) => each.target === 'adapter');
+  const bare = figures.find((each) => each.target === 'bare');
   if (!adapter || !bare) return;
 
   console.log('');
@@ -163,9 +213,10 @@ function printResults(targets: RunningTarget[]): void {
     const ratios = adapter.reads[count].perRound.map((value, index) => value / (bare.reads[count].perRound[index] ?? Number.NaN));
     console.log(`| Reads/s, ${count} node${count === 1 ? '' : 's'} | ${percent(rate(adapter.reads[count]) / rate(bare.reads[count]))} | ${percent(Math.min(...ratios))} – ${percent(median(ratios))} – ${percent(Math.max(...ratios))} |`);
   }
-  console.log(`| start time | ${number(adapter.server.started.startMs / bare.server.started.startMs, 2)}× | |`);
-  console.log(`| RSS after start | ${number(adapter.server.started.rssBytes / bare.server.started.rssBytes, 2)}× | |`);
-  console.log(`| 1,000 items, all first values | ${number((adapter.subscription?.allValuesMs ?? Number.NaN) / (bare.subscription?.allValuesMs ?? Number.NaN), 2)}× | |`);
+  const ratioOfMeans = (pick: (each: TargetFigures) => number[]) => number(mean(pick(adapter)) / mean(pick(bare)), 2);
+  console.log(`| start time | ${ratioOfMeans((each) => each.starts.map((start) => start.startMs))}× | |`);
+  console.log(`| RSS after start | ${ratioOfMeans((each) => each.starts.map((start) => start.rssMiB))}× | |`);
+  console.log(`| 1,000 items, all first values | ${ratioOfMeans((each) => each.subscriptions.map((timing) => timing.allValuesMs))}× | |`);
   console.log('');
   const ratio = rate(adapter.reads[1]) / rate(bare.reads[1]);
   const verdict = ratio >= READ_GOAL ? 'goal met' : 'GOAL MISSED';
@@ -184,8 +235,8 @@ async function main(): Promise<void> {
   console.log(`OPC UA benchmark, ${new Date().toISOString()}`);
   console.log(`Node ${process.version}, ${cpuCount} CPU${cpuCount === 1 ? '' : 's'} (${cpus()[0]?.model ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory`);
   console.log(
-    `${VARIABLE_COUNT} variables per server; ${options.rounds} rounds of ${options.roundSeconds} s per read case and server, ` +
-      'alternating servers, after 1 s of unrecorded reads; one session, closed loop',
+    `${VARIABLE_COUNT} variables per server; 2 passes (each server started first once) of ${options.rounds} rounds of ` +
+      `${options.roundSeconds} s per read case and server, alternating servers, after 1 s of unrecorded reads; one session, closed loop`,
   );
   const { clientCpu, serverCpu, line } = placement(options.pinning);
   console.log(line);
@@ -193,34 +244,15 @@ async function main(): Promise<void> {
   if (clientCpu !== null) pinProcess(process.pid, clientCpu);
   const loadBefore = loadavg()[0] ?? 0;
 
-  const targets: RunningTarget[] = [];
-  try {
-    for (const target of BENCH_TARGETS) {
-      const server = await OpcUaServerProcess.start(target);
-      if (serverCpu !== null) pinProcess(server.pid, serverCpu);
-      targets.push({ target, server, client: await openBenchClient(server.started.port), reads: { 1: emptyTotals(), 100: emptyTotals() } });
-    }
-    for (const running of targets) {
-      for (const count of NODES_PER_READ) await measureReads(running.client.session, benchNodeIds(running.target, count), 1);
-    }
-    for (let round = 0; round < options.rounds; round += 1) {
-      // Alternate which server goes first, so neither always measures right after the other.
-      const order = round % 2 === 0 ? targets : [...targets].reverse();
-      for (const count of NODES_PER_READ) {
-        for (const running of order) await measureRound(running, count, options.roundSeconds);
-      }
-    }
-    for (const running of targets) {
-      running.subscription = await measureSubscription(running.client.session, benchNodeIds(running.target, MONITORED_ITEMS));
-      running.rssEndMiB = mebibytes((await running.server.stats()).rssBytes);
-      console.error(`${running.target.padEnd(7)} ${MONITORED_ITEMS} monitored items: all first values in ${running.subscription.allValuesMs.toFixed(0)} ms`);
-    }
-  } finally {
-    for (const running of targets) await running.client.close().catch(() => undefined);
-    await Promise.all(targets.map((running) => running.server.stop()));
+  const figures = new Map<BenchTarget, TargetFigures>(
+    BENCH_TARGETS.map((target) => [target, { target, starts: [], reads: { 1: emptyTotals(), 100: emptyTotals() }, subscriptions: [], rssEndMiB: [] }]),
+  );
+  for (const order of [BENCH_TARGETS, [...BENCH_TARGETS].reverse()]) {
+    console.error(`pass with ${order.join(' started before ')}`);
+    await runPass(order, figures, options, serverCpu);
   }
 
-  printResults(targets);
+  printResults([...figures.values()]);
   // Other processes slow both servers; a load average above the CPU count makes the run suspect.
   const loadAfter = loadavg()[0] ?? 0;
   const busy = Math.max(loadBefore, loadAfter) > cpuCount ? ' NOTE: above the CPU count, other processes competed for CPU' : '';
