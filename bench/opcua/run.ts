@@ -13,8 +13,9 @@
  * The servers start one after the other, so each start is measured alone. The read cases then
  * run in rounds that alternate between the servers, so that a change in the machine's load
  * during the run affects both alike, and the ratio of each round is reported. The whole run is
- * done twice, the second time with the other server started first: on the development VM the
- * server started second served up to twice as many Reads as the first, whichever it was.
+ * done twice, the second time with the other server started first, and the cases begin only
+ * when both servers are idle: on the development VM, the first case of the server started first
+ * ran at a fraction of the later rates while the other server was still settling.
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { format, parseArgs } from 'node:util';
@@ -129,6 +130,28 @@ async function measureRound(running: RunningTarget, totals: ReadTotals, count: N
   console.error(`${running.target.padEnd(7)} ${String(count).padStart(3)} node(s) per Read: ${Math.round(readsPerSecond)} Reads/s`);
 }
 
+/** CPU share below which a server counts as idle, in % of one core. */
+const IDLE_CPU_PERCENT = 5;
+const SETTLE_TIMEOUT_MS = 30_000;
+
+/**
+ * Waits until no server process uses more than IDLE_CPU_PERCENT of a core. A server keeps
+ * working for seconds after it listens (garbage from loading its information model, the
+ * certificate store's folder scan), and on a shared CPU that work would slow the other server's
+ * first cases.
+ */
+async function waitUntilIdle(running: RunningTarget[]): Promise<void> {
+  const deadline = performance.now() + SETTLE_TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    const before = await Promise.all(running.map((each) => each.server.stats()));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await Promise.all(running.map((each) => each.server.stats()));
+    const busiest = Math.max(...after.map((stats, index) => (cpuSeconds(before[index]?.cpu ?? stats.cpu, stats.cpu) / 0.5) * 100));
+    if (busiest < IDLE_CPU_PERCENT) return;
+  }
+  console.error(`NOTE: a server still used more than ${IDLE_CPU_PERCENT} % CPU ${SETTLE_TIMEOUT_MS / 1000} s after its start; measuring anyway`);
+}
+
 /** Starts the servers in `order`, measures every case on both, and stops them. */
 async function runPass(order: readonly BenchTarget[], figures: Map<BenchTarget, TargetFigures>, options: BenchOptions, serverCpu: number | null): Promise<void> {
   const running: RunningTarget[] = [];
@@ -145,6 +168,7 @@ async function runPass(order: readonly BenchTarget[], figures: Map<BenchTarget, 
       figuresOf(target).starts.push({ startMs, readyMs, maxLoopDelayMs, rssMiB: mebibytes(rssBytes) });
       running.push({ target, server, client: await openBenchClient(server.started.port) });
     }
+    await waitUntilIdle(running);
     for (const each of running) {
       for (const count of NODES_PER_READ) await measureReads(each.client.session, benchNodeIds(each.target, count), 1);
     }
