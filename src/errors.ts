@@ -6,6 +6,7 @@ export const ERROR_CODES = {
   CONFIG_INVALID: { status: 500 },
   CONFIG_NOT_FOUND: { status: 500 },
   LISTEN_FAILED: { status: 500 },
+  CERTIFICATE_INVALID: { status: 500 },
   DATA_DIR_LOCKED: { status: 500 },
   DATABASE_UNAVAILABLE: { status: 503 },
   MIGRATION_FAILED: { status: 500 },

@@ -40,6 +40,7 @@ export type AuditEventType =
   | 'AUDIT_LOG_EXPORTED'
   | 'USER_CREATED'
   | 'ACCESS_DENIED'
+  | 'OPCUA_CERTIFICATE_REJECTED'
   | 'ADAPTER_STARTED'
   | 'ADAPTER_STOPPED'
   /** A Modbus client wrote to a read-only or unmapped address, or tried to clear a stop by coil. */

@@ -21,6 +21,7 @@ export interface AdapterConfig {
   /** Limits and storage settings of the Modbus server; its port is modbusPort. */
   modbus: Omit<ModbusSettings, 'port'>;
   opcuaPort: number;
+  opcua: OpcUaSettings;
   logLevel: string;
   adminPassword: string | undefined;
   jwtSecret: string | undefined;
@@ -34,6 +35,17 @@ export interface AdapterConfig {
   planStalenessSeconds: number;
   seedDemoPlans: boolean;
   stations: Array<Omit<StationConfig, 'pumps'> & { pumps: PumpConfig[] }>;
+}
+
+/** OPC UA server settings besides the port; see the `opcua:` keys of the YAML file. */
+export interface OpcUaSettings {
+  applicationName: string;
+  applicationUri: string;
+  allowAnonymous: boolean;
+  allowSecurityNone: boolean;
+  maxSessions: number;
+  maxSubscriptionsPerSession: number;
+  maxMonitoredItemsPerSubscription: number;
 }
 
 /** Login and password rules shared by the REST login and OPC UA user tokens. */
@@ -66,6 +78,15 @@ export function loadConfig(environment: Environment = process.env): AdapterConfi
     modbusPort: portFromEnvironment(environment, 'MODBUS_PORT') ?? file.modbus.port,
     modbus: withoutPort(file.modbus),
     opcuaPort: portFromEnvironment(environment, 'OPCUA_PORT') ?? file.opcua.port,
+    opcua: {
+      applicationName: file.opcua.application_name,
+      applicationUri: file.opcua.application_uri,
+      allowAnonymous: file.opcua.allow_anonymous,
+      allowSecurityNone: file.opcua.allow_security_none,
+      maxSessions: file.opcua.max_sessions,
+      maxSubscriptionsPerSession: file.opcua.max_subscriptions_per_session,
+      maxMonitoredItemsPerSubscription: file.opcua.max_monitored_items_per_subscription,
+    },
     logLevel: nonEmpty(environment.LOG_LEVEL) ?? 'info',
     adminPassword: nonEmpty(environment.CALEJO_ADMIN_PASSWORD),
     jwtSecret: nonEmpty(environment.JWT_SECRET),

@@ -118,7 +118,33 @@ export const configFileSchema = z
   .object({
     http: z.object({ port: port.default(8080) }).strict().default({ port: 8080 }),
     modbus: modbusSchema.prefault({}),
-    opcua: z.object({ port: port.default(4840) }).strict().default({ port: 4840 }),
+    opcua: z
+      .object({
+        port: port.default(4840),
+        /** ApplicationName in the server's certificate and endpoint descriptions. */
+        application_name: z.string().min(1).max(128).default('Calejo Control Adapter'),
+        /**
+         * ApplicationUri of the server and the URI of its namespace. It is written into the
+         * certificate when the certificate is created; changing it later needs a new certificate.
+         */
+        application_uri: z
+          .string()
+          .regex(/^urn:[A-Za-z0-9][A-Za-z0-9-]{1,31}:\S+$/, 'must be a URN such as "urn:calejo:control-adapter"')
+          .max(200)
+          .default('urn:calejo:control-adapter'),
+        /** Whether clients may open sessions without a user; such sessions are read-only. Hazard: anyone who reaches the port can read. */
+        allow_anonymous: z.boolean().default(false),
+        /** Whether the unsigned, unencrypted SecurityPolicy None endpoint is offered; its sessions are read-only. */
+        allow_security_none: z.boolean().default(false),
+        /** Simultaneous sessions over all clients; further CreateSession calls get BadTooManySessions. */
+        max_sessions: z.number().int().min(1).max(1000).default(50),
+        /** Subscriptions per session; further CreateSubscription calls get BadTooManySubscriptions. */
+        max_subscriptions_per_session: z.number().int().min(1).max(1000).default(10),
+        /** Monitored items per subscription; further items get BadTooManyMonitoredItems. */
+        max_monitored_items_per_subscription: z.number().int().min(1).max(100_000).default(10_000),
+      })
+      .strict()
+      .prefault({}),
     bind_address: z.string().min(1).default('0.0.0.0'),
     security: z
       .object({

@@ -59,6 +59,8 @@ export class Adapter {
   private database: Database | null = null;
   private readonly protocolStatus: Record<string, ProtocolStatus> = {};
   private httpPort: number | null = null;
+  private markOpcUaListening: () => void = () => undefined;
+  private readonly opcuaListening = new Promise<void>((resolve) => (this.markOpcUaListening = resolve));
 
   constructor(
     readonly config: AdapterConfig,
@@ -113,8 +115,13 @@ export class Adapter {
           logger,
           stations: this.stations,
           image: this.image,
+          credentials,
           getDatabase,
-          setStatus: (name, status) => (this.protocolStatus[name] = status),
+          version: VERSION,
+          setStatus: (name, status) => {
+            this.protocolStatus[name] = status;
+            if (name === 'opcua' && status.listening) this.markOpcUaListening();
+          },
         }),
         httpChild({
           config,
@@ -142,8 +149,18 @@ export class Adapter {
     });
   }
 
-  start(): Promise<void> {
-    return this.supervisor.start();
+  /**
+   * Starts every child and resolves once the OPC UA server listens too; the protocols child
+   * is running before that, as soon as Modbus listens. Rejects with the escalation when a child
+   * cannot start.
+   */
+  async start(): Promise<void> {
+    let giveUp: (error: Error) => void = () => undefined;
+    const escalated = new Promise<never>((_, reject) => (giveUp = reject));
+    escalated.catch(() => undefined); // only the race below reports it; main.ts handles escalations
+    this.supervisor.onEscalation((error) => giveUp(error));
+    await this.supervisor.start();
+    await Promise.race([this.opcuaListening, escalated]);
   }
 
   async stop(): Promise<void> {
@@ -173,7 +190,7 @@ export class Adapter {
   }
 
   /** Bound ports, which differ from the configured ones when the configuration sets port 0. */
-  get ports(): { http: number | null; modbus: number | null } {
-    return { http: this.httpPort, modbus: this.protocolStatus.modbus?.port ?? null };
+  get ports(): { http: number | null; modbus: number | null; opcua: number | null } {
+    return { http: this.httpPort, modbus: this.protocolStatus.modbus?.port ?? null, opcua: this.protocolStatus.opcua?.port ?? null };
   }
 }

@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
 
@@ -10,6 +12,7 @@ export interface RunningAdapter {
   process: ChildProcess;
   httpPort: number;
   modbusPort: number;
+  opcuaPort: number;
   /** Every JSON log line printed so far. */
   logs: Array<Record<string, unknown>>;
   stderr: () => string;
@@ -26,13 +29,19 @@ export interface AdapterExit {
   stderr: string;
 }
 
-/** Environment for a test adapter: ephemeral ports on loopback unless the test sets them. */
+/**
+ * Environment for a test adapter: ephemeral ports on loopback unless the test sets them, and
+ * certificates in the data directory (or a fresh temporary folder), never in the working tree.
+ */
 export function adapterEnvironment(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const dataDir = overrides.CALEJO_DATA_DIR;
   const environment: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     HTTP_PORT: '0',
     MODBUS_PORT: '0',
+    OPCUA_PORT: '0',
+    CERTS_DIR: dataDir ? join(dataDir, 'certs') : mkdtempSync(join(tmpdir(), 'calejo-certs-')),
     BIND_ADDRESS: '127.0.0.1',
     LOG_LEVEL: 'info',
     CALEJO_ADMIN_PASSWORD: 'test-admin-password-1',
@@ -63,7 +72,7 @@ export async function startAdapter(environment: NodeJS.ProcessEnv, timeoutMs = 4
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
-  const ports = await new Promise<{ http: number; modbus: number }>((resolve, reject) => {
+  const ports = await new Promise<{ http: number; modbus: number; opcua: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`adapter did not start within ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -75,7 +84,7 @@ export async function startAdapter(environment: NodeJS.ProcessEnv, timeoutMs = 4
         logs.push(entry);
         if (entry.msg === 'Calejo Control Adapter running') {
           clearTimeout(timer);
-          const bound = entry.ports as { http: number; modbus: number };
+          const bound = entry.ports as { http: number; modbus: number; opcua: number };
           resolve(bound);
         }
       }
@@ -90,6 +99,7 @@ export async function startAdapter(environment: NodeJS.ProcessEnv, timeoutMs = 4
     process: child,
     httpPort: ports.http,
     modbusPort: ports.modbus,
+    opcuaPort: ports.opcua,
     logs,
     stderr: () => stderr,
     baseUrl: `http://127.0.0.1:${ports.http}`,

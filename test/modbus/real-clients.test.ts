@@ -283,6 +283,13 @@ describe('pymodbus and mbpoll against a configured register map', () => {
   it('coil 1 = 1 stops the station and 0 does not clear it', async () => {
     const stop = await runMbpoll(adapter.modbusPort, ['-a', '1', '-r', '1', '-t', '0'], ['1']);
     expect(stop.exitCode, stop.stdout + stop.stderr).toBe(0);
+    // The echo came after the commit, so the stop is stored the moment mbpoll returns.
+    const stored = await database.query(`SELECT 1 FROM emergency_stops WHERE station_id = 'station001' AND ended_at IS NULL`);
+    expect(stored.rowCount).toBe(1);
+    // Repeats while stopped, as a SCADA program writing the coil cyclically sends them, store nothing new.
+    for (let repeat = 0; repeat < 3; repeat += 1) {
+      expect((await runMbpoll(adapter.modbusPort, ['-a', '1', '-r', '1', '-t', '0'], ['1'])).exitCode).toBe(0);
+    }
 
     const token = await login(adapter.baseUrl);
     const status = await call(adapter.baseUrl, token, 'GET', '/api/v1/pump-stations/station001/emergency-stop-status');

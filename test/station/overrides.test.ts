@@ -118,11 +118,12 @@ describe('manual overrides over REST', () => {
   });
 
   it('clear returns to plan at rate', async () => {
-    const response = await running.request('DELETE', OVERRIDE_PATH, { reason: 'test done' });
-    expect(response.status).toBe(200);
+    // Sampling starts before the request, because on a loaded machine the ramp can finish before the response arrives.
     const actor = running.adapter.stations.get('s1')!;
     const samples: Array<{ at: number; setpoint: number }> = [];
     const unsubscribe = actor.subscribe((snapshot) => samples.push({ at: performance.now(), setpoint: snapshot.pumps[0]!.setpoint }));
+    const response = await running.request('DELETE', OVERRIDE_PATH, { reason: 'test done' });
+    expect(response.status).toBe(200);
     await waitUntil(() => actor.getSnapshot().pumps[0]!, (pump) => pump.setpoint === 40 && pump.mode === 'plan', 5000);
     unsubscribe();
     // 30 → 40 Hz at 20 Hz/s takes 0.5 s, so the value passes through intermediate steps.
