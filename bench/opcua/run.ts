@@ -13,9 +13,9 @@
  * The servers start one after the other, so each start is measured alone. The read cases then
  * run in rounds that alternate between the servers, so that a change in the machine's load
  * during the run affects both alike, and the ratio of each round is reported. The whole run is
- * done twice, the second time with the other server started first, and the cases begin only
- * when both servers are idle: on the development VM, the first case of the server started first
- * ran at a fraction of the later rates while the other server was still settling.
+ * done twice, the second time with the other server started first. The cases begin only when
+ * both servers are idle, because on the development VM the first case of the server started
+ * first ran at a fraction of the later rates while the other server was still settling.
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { format, parseArgs } from 'node:util';

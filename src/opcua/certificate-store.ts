@@ -57,11 +57,12 @@ export class ClientCertificateStore extends OPCUACertificateManager {
   }
 
   /**
-   * Trusts an untrusted certificate again when an operator has moved it to trusted/certs/. The
-   * store's index follows the folders through file watchers, and a client that retries while
-   * the move is being noticed gets its certificate written to rejected/ once more. node-opcua
-   * then reports it rejected for as long as it is in both folders, so the rejected copy is
-   * removed here and the certificate checked again.
+   * Trusts an untrusted certificate again when an operator has moved it to trusted/certs/.
+   * node-opcua's index of the folders follows them through file watchers, which lag under load
+   * and stop when the system runs out of inotify instances, so the folders are read again here.
+   * A client that retried while the move was under way may also have got its certificate written
+   * to rejected/ once more; node-opcua rejects a certificate that is in both folders, so that
+   * copy is removed.
    */
   private async recheckMovedCertificate(
     certificateChain: Certificate | Certificate[],
@@ -70,6 +71,9 @@ export class ClientCertificateStore extends OPCUACertificateManager {
   ): Promise<StatusCode> {
     const leaf = Array.isArray(certificateChain) ? certificateChain[0] : certificateChain;
     if (!leaf || !status.equals(StatusCodes.BadCertificateUntrusted) || !(await this.isInTrustedFolder(leaf))) return status;
+    await this.reloadCertificates();
+    const reloaded = await check(certificateChain);
+    if (!reloaded.equals(StatusCodes.BadCertificateUntrusted)) return reloaded;
     await this.trustCertificate(leaf);
     return check(certificateChain);
   }

@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StatusCodes } from 'node-opcua-client';
@@ -36,6 +36,16 @@ describe('client certificate store', () => {
     expect(rejectedFiles()).toHaveLength(1);
     expect(reports).toHaveLength(1);
     expect(reports[0]).toMatchObject({ thumbprint: client.thumbprint, applicationUri: client.applicationUri, status: 'BadCertificateUntrusted', suppressedRepeats: 0 });
+  });
+
+  it('trusts a certificate moved to trusted at once', async () => {
+    expect(await store.checkCertificate(certificate())).toBe(StatusCodes.BadCertificateUntrusted);
+    const file = rejectedFiles()[0]!;
+    // Checked right after the move, before the folder watcher can have updated the store's index.
+    renameSync(join(root, 'rejected', file), join(root, 'trusted', 'certs', file));
+
+    expect(await store.checkCertificate(certificate())).toBe(StatusCodes.Good);
+    expect(rejectedFiles()).toEqual([]);
   });
 
   it('trusts a certificate that is in trusted and rejected', async () => {
