@@ -141,7 +141,7 @@ describe('emergency stop on the embedded database', () => {
     );
     expect(float32At(recovered, 10)).toBe(50);
     expect(float32At(recovered, 20)).toBe(30);
-  });
+  }, 120_000);
 
   it('rejects clear and resume in the wrong state', async () => {
     const token = await login(adapter!.baseUrl);
