@@ -1,6 +1,6 @@
 import { PUMP_MODE_CODES } from '../station/pipeline.js';
 import type { StationSnapshot } from '../station/snapshot.js';
-import { BYTE_ORDER_CODES, DATA_TYPE_CODES, encodeRegisterValue } from './register-codec.js';
+import { BYTE_ORDER_CODES, DATA_TYPE_CODES, encodeRegisterValue, quantizeWithinLimits } from './register-codec.js';
 import { encodeStatusWord } from './register-layout.js';
 import { FEEDBACK_VALUES, isRegisterTable, type CompiledRegisterMap, type RegisterMapEntry } from './register-map.js';
 
@@ -100,7 +100,7 @@ function publishedPumpValue(snapshot: StationSnapshot, entry: RegisterMapEntry):
   if (!pump) return Number.NaN;
   switch (entry.value) {
     case 'setpoint':
-      return pump.setpoint;
+      return entry.type === null || entry.type === 'float32' ? pump.setpoint : quantizeWithinLimits(pump.setpoint, pump.minimum, pump.maximum, entry.scale, entry.offset);
     case 'mode':
       return PUMP_MODE_CODES[pump.mode];
     case 'minimum':

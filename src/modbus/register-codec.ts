@@ -38,6 +38,23 @@ export function registerWidthOfCode(typeCode: number): 1 | 2 {
   return typeCode <= DATA_TYPE_CODES.uint16 ? 1 : 2;
 }
 
+/**
+ * Returns the value nearest to `value` that an integer register with this scale and offset
+ * carries exactly and that is still within [minimum, maximum]. Plain rounding could publish a
+ * value past a limit: 4.96 with a maximum of 4.96 becomes 50 in a register scaled by 10, which
+ * reads as 5.0. A range narrower than one register step has no such value, and `value` is kept.
+ */
+export function quantizeWithinLimits(value: number, minimum: number, maximum: number, scale: number, offset: number): number {
+  if (scale === 0 || !Number.isFinite(value)) return value;
+  const step = Math.sign(scale);
+  const engineering = (raw: number) => (raw - offset) / scale;
+  let raw = Math.round(value * scale + offset);
+  if (engineering(raw) > maximum) raw -= step;
+  if (engineering(raw) < minimum) raw += step;
+  const quantized = engineering(raw);
+  return quantized >= minimum && quantized <= maximum ? quantized : value;
+}
+
 /** Returns the register value of an engineering value, rounded and saturated for integer types. */
 export function toRegisterValue(typeCode: number, engineering: number, scale: number, offset: number): number {
   // Adding an offset of 0 would turn −0 into +0, which float32 encodes differently.

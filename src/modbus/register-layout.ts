@@ -1,6 +1,6 @@
 import { PUMP_MODE_CODES } from '../station/pipeline.js';
 import type { StationSnapshot } from '../station/snapshot.js';
-import type { DataType } from './register-codec.js';
+import { quantizeWithinLimits, type DataType } from './register-codec.js';
 import type { RegisterMapEntry, RegisterValue } from './register-map.js';
 
 /**
@@ -108,7 +108,8 @@ export function encodeStationRegisters(snapshot: StationSnapshot): Buffer {
     registers.writeUInt16BE(PUMP_MODE_CODES[pump.mode], blockOffset + PUMP_REGISTER_OFFSETS.modeCode * 2);
     registers.writeFloatBE(pump.minimum, blockOffset + PUMP_REGISTER_OFFSETS.minimum * 2);
     registers.writeFloatBE(pump.maximum, blockOffset + PUMP_REGISTER_OFFSETS.maximum * 2);
-    registers.writeInt16BE(setpointTimesTen(pump.setpoint), blockOffset + PUMP_REGISTER_OFFSETS.setpointTimesTen * 2);
+    const insideLimits = quantizeWithinLimits(pump.setpoint, pump.minimum, pump.maximum, 10, 0);
+    registers.writeInt16BE(setpointTimesTen(insideLimits), blockOffset + PUMP_REGISTER_OFFSETS.setpointTimesTen * 2);
   });
 
   return registers;
