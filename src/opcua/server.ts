@@ -1,5 +1,6 @@
 // Must stay the first node-opcua import: it routes the library's console output into the log.
 import { routeLibraryLogs } from './library-logs.js';
+import { countOpcUaResponse } from './metrics.js';
 import { join } from 'node:path';
 import type { ISessionContext } from 'node-opcua-address-space';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
@@ -131,6 +132,7 @@ export class AdapterOpcUaServer {
       isAuditing: false,
     });
     this.server = server;
+    server.on('response', (response) => countOpcUaResponse(response as Parameters<typeof countOpcUaResponse>[0]));
 
     try {
       await server.initialize();

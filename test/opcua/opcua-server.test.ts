@@ -230,6 +230,14 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
     expect(rows[0]).toMatchObject({ source: 'opcua', actor: 'operator1', actor_role: 'operator', station_id: 'station001' });
   });
 
+  it('counts OPC UA requests in the metrics', async () => {
+    const metrics = await (await fetch(`${adapter.baseUrl}/api/v1/metrics`)).text();
+    const count = (service: string) => Number(new RegExp(`^calejo_opcua_requests_total\\{service="${service}",outcome="good"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+    // Earlier cases read values and called EmergencyStop over OPC UA.
+    expect(count('ReadResponse')).toBeGreaterThan(0);
+    expect(count('CallResponse')).toBeGreaterThan(0);
+  });
+
   it('clear holds pumps, resume restarts them', async () => {
     const { session } = await open('operator1');
     const clear = await callMethod(session, 'station001', 'ClearEmergencyStop', 'pipe repaired');
