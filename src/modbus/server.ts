@@ -154,10 +154,10 @@ export class ModbusTcpServer {
 
   /**
    * Admits a new client within the limits. A client beyond the per-address limit is closed at
-   * once. When the server is full, the new client takes the place of the connection that has sent
-   * nothing for longest, if that one has been silent for evictionIdleMs, preferring connections
-   * that never sent a complete frame. Otherwise the new client is closed. So idle connections,
-   * however many, cannot lock out a client that polls.
+   * once. When the server is full, the new client takes the place of a connection that never sent
+   * a complete frame (the oldest one), or else of the connection idle for longest, if that one has
+   * been idle for evictionIdleMs. Otherwise the new client is closed. So silent or idle
+   * connections, however many and however new, cannot push out or lock out a client that polls.
    */
   private accept(socket: Socket): void {
     const remoteAddress = socket.remoteAddress ?? 'unknown';
@@ -215,7 +215,9 @@ export class ModbusTcpServer {
     const now = Date.now();
     let candidate: ModbusConnection | null = null;
     for (const connection of this.connections) {
-      if (now - connection.lastActivityAt < this.limits.evictionIdleMs) continue;
+      // A connection that never sent a frame may go at any age. Otherwise a stream of new silent
+      // connections, each younger than evictionIdleMs, would push out polling clients instead.
+      if (connection.receivedFrame && now - connection.lastActivityAt < this.limits.evictionIdleMs) continue;
       if (!candidate) {
         candidate = connection;
         continue;

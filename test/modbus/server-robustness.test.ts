@@ -171,9 +171,25 @@ describe('Modbus server connection limits', () => {
     expect(poller.isClosed).toBe(false);
   });
 
+  it('keeps a poller while new silent clients keep arriving', async () => {
+    // Silent newcomers are younger than evictionIdleMs, so only silent connections may make room.
+    const { server, port } = await startServer(started, { maxConnections: 3, maxConnectionsPerAddress: 100, evictionIdleMs: 60_000 });
+    const pollers = await Promise.all([connect(port), connect(port)]);
+    for (const poller of pollers) await poller.request(hex('00 01 00 00 00 06 01 03 00 01 00 01'), 11);
+    for (let wave = 0; wave < 5; wave += 1) {
+      await connect(port);
+      await waitUntil(() => server.connectionCount === 3, 'three connections');
+    }
+    for (const poller of pollers) {
+      expect(poller.isClosed).toBe(false);
+      expect(toHex(await poller.request(hex('00 02 00 00 00 06 01 03 00 01 00 01'), 11))).toBe('00 02 00 00 00 05 01 03 02 00 07');
+    }
+  });
+
   it('rejects a newcomer when every client is active', async () => {
     const { server, port, lines } = await startServer(started, { maxConnections: 1, evictionIdleMs: 60_000 });
     const first = await connect(port);
+    await first.request(hex('00 01 00 00 00 06 01 03 00 01 00 01'), 11);
     await waitUntil(() => server.connectionCount === 1, 'one connection');
     const second = await connect(port);
     await second.waitForClose();
