@@ -11,8 +11,10 @@ export interface FeedbackRow {
   value: number;
   receivedAt: Date;
   sourceAddress: string | null;
-  /** Modbus table and address, such as "holding 200". */
+  /** Modbus table and address, such as "holding 200", or "opcua". */
   register: string;
+  /** The protocol the value came in over; Modbus when not given. */
+  source?: 'modbus' | 'opcua';
 }
 
 export interface FeedbackRecorderOptions {
@@ -169,7 +171,7 @@ export class FeedbackRecorder {
 async function insertFeedback(database: Queryable, rows: readonly FeedbackRow[]): Promise<void> {
   const values: unknown[] = [];
   const tuples = rows.map((row, index) => {
-    values.push(row.stationId, row.pumpId, row.variable, row.value, row.receivedAt, 'modbus', row.sourceAddress, row.register);
+    values.push(row.stationId, row.pumpId, row.variable, row.value, row.receivedAt, row.source ?? 'modbus', row.sourceAddress, row.register);
     const base = index * COLUMNS_PER_ROW;
     return `(${Array.from({ length: COLUMNS_PER_ROW }, (_, column) => `$${base + column + 1}`).join(', ')})`;
   });

@@ -16,7 +16,7 @@ import { listenFailedError, type ListenerIdentity } from '../net/listen-error.js
 import { buildStationNodes, type StationNodes } from './address-space.js';
 import { ClientCertificateStore, type RejectedCertificate } from './certificate-store.js';
 import { ensureServerCertificate, PKI_FOLDER, USER_PKI_FOLDER } from './certificates.js';
-import { FeedbackStore } from './feedback.js';
+import { FeedbackStore, type StoredFeedback } from './feedback.js';
 import { SessionDirectory } from './sessions.js';
 import { StationCommandHandler } from './station-commands.js';
 
@@ -39,6 +39,8 @@ export interface OpcUaServerOptions {
   getDatabase: () => Database | null;
   logger: AdapterLogger;
   version: string;
+  /** Receives each feedback write, for storage in pump_feedback. */
+  onFeedback?: (row: StoredFeedback) => void;
 }
 
 export interface OpcUaListening {
@@ -57,13 +59,14 @@ export interface OpcUaListening {
 export class AdapterOpcUaServer {
   private readonly logger: AdapterLogger;
   private readonly sessions: SessionDirectory;
-  private readonly feedback = new FeedbackStore();
+  private readonly feedback: FeedbackStore;
   private server: OPCUAServer | null = null;
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly options: OpcUaServerOptions) {
     this.logger = options.logger.child({ component: 'opcua' });
     this.sessions = new SessionDirectory(options.credentials, this.logger);
+    this.feedback = new FeedbackStore(options.onFeedback);
   }
 
   get sessionCount(): number {

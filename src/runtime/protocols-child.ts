@@ -130,6 +130,7 @@ export function protocolsChild(options: {
             getDatabase: options.getDatabase,
             logger,
             version: options.version,
+            onFeedback: (row) => feedback.record([{ ...row, sourceAddress: null, register: 'opcua', source: 'opcua' }]),
           });
           const listening = await opcua.start();
           opcuaListening = { address: listening.address, port: listening.port, endpointUrl: listening.endpointUrl };

@@ -273,6 +273,14 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
     expect(await readValue(viewer.session, nodeId)).toBe(42.5);
     expect(await write(engineer.session, Number.POSITIVE_INFINITY)).toBe(StatusCodes.BadOutOfRange);
     expect(await readValue(viewer.session, nodeId)).toBe(42.5);
+
+    // The accepted write is stored beside the Modbus feedback, in a batch shortly after.
+    const stored = await waitFor(
+      async () => (await db.query<{ value: number }>(`SELECT value FROM pump_feedback WHERE station_id = 'station001' AND pump_id = 'pump1' AND variable = 'measured_speed'`)).rows,
+      (rows) => rows.length > 0,
+      5000,
+    );
+    expect(stored.map((row) => Number(row.value))).toEqual([42.5]);
   });
 
   it('published variables reject writes', async () => {
@@ -334,14 +342,14 @@ describe('OPC UA server of an adapter on PostgreSQL', () => {
       // The documented way to trust a client: move its file from rejected/ to trusted/certs/.
       renameSync(join(rejectedFolder, rejected[0]!), join(certsDir, 'pki', 'trusted', 'certs', rejected[0]!));
       // An attempt right after the move races node-opcua's folder watcher, as a retrying client would.
-      const connection = await retry(() => connect(intruder, adapter.opcuaPort, { user: { username: 'viewer1', password: TEST_PASSWORD } }), 20_000, 100);
+      const connection = await retry(() => connect(intruder, adapter.opcuaPort, { user: { username: 'viewer1', password: TEST_PASSWORD } }), 40_000, 100);
       expect(await readValue(connection.session, `${NS}station001.Heartbeat`)).toEqual(expect.any(Number));
       await connection.close();
       expect(readdirSync(rejectedFolder).filter((file) => file.includes(intruder.thumbprint))).toEqual([]);
     } finally {
       intruder.remove();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('restart keeps server certificate', async () => {
     const certificateFile = join(certsDir, 'server.pem');
