@@ -139,6 +139,9 @@ function checkTarget(station: MappedStation, register: RegisterEntryConfig, add:
   }
 }
 
+/** Largest finite float32 value. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 function checkEncoding(station: MappedStation, register: RegisterEntryConfig, add: (field: string, message: string) => void): void {
   if (!isRegisterTable(register.kind)) {
     if (register.type !== undefined) add('type', `a ${register.kind} carries one bit; remove type: ${register.type}`);
@@ -151,7 +154,16 @@ function checkEncoding(station: MappedStation, register: RegisterEntryConfig, ad
   }
 
   const range = engineeringRange(station, register);
-  if (register.type === 'float32' || range === null) return;
+  if (register.type === 'float32') {
+    if (range === null) return;
+    // float32 goes up to about 3.4e38; a larger scaled value would be sent as infinity.
+    const scaled = [range[0] * register.scale + register.offset, range[1] * register.scale + register.offset];
+    if (scaled.some((value) => !Number.isFinite(value) || Math.abs(value) > FLOAT32_MAX)) {
+      add('scale', `float32 cannot hold ${register.value} over [${range[0]}, ${range[1]}] × scale ${register.scale} + offset ${register.offset}; use a smaller scale`);
+    }
+    return;
+  }
+  if (range === null) return;
   const [typeMinimum, typeMaximum] = INTEGER_RANGES[register.type];
   const ends = [range[0] * register.scale + register.offset, range[1] * register.scale + register.offset].map(Math.round);
   const low = Math.min(...ends);

@@ -112,6 +112,12 @@ describe('register_map rejected', () => {
       /int16 \(-32768 to 32767\) cannot hold setpoint over \[0, 400\] × scale 100 \+ offset 0, which gives 0 to 40000; use a wider type or a smaller scale/,
     ],
     [
+      'a float32 whose scaled range overflows',
+      [{ kind: 'holding', address: 100, type: 'float32', scale: 1e300, pump: 'p2', value: 'setpoint' }],
+      {},
+      /float32 cannot hold setpoint over \[0, 400\] × scale 1e\+300 \+ offset 0; use a smaller scale/,
+    ],
+    [
       'a uint16 below 0 through its offset',
       [{ kind: 'holding', address: 100, type: 'uint16', offset: -20, pump: 'p1', value: 'minimum' }],
       {},
