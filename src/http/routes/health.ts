@@ -41,6 +41,22 @@ function certificateExpiry(certsDir: string): { path: string; days_to_expiry: nu
   }
 }
 
+/** Returns each station's stop state and watchdog flags, as status and detailed health list them. */
+function stationSummaries(dependencies: HttpDependencies) {
+  return dependencies.stations.all().map((actor) => {
+    const snapshot = actor.getSnapshot();
+    return {
+      station_id: snapshot.stationId,
+      state: snapshot.stopState,
+      emergency_stop_active: snapshot.emergencyStopActive,
+      failsafe_active: snapshot.failsafeActive,
+      plan_stale: snapshot.planStale,
+      database_unreachable: snapshot.databaseUnreachable,
+      persistence_pending: snapshot.persistencePending,
+    };
+  });
+}
+
 /** One verdict for the adapter: unhealthy when it cannot do its job, degraded when a part is restarting or down. */
 async function assess(dependencies: HttpDependencies) {
   const runtime = dependencies.describeRuntime();
@@ -96,17 +112,7 @@ export function registerHealthRoutes(router: Router, dependencies: HttpDependenc
           Object.entries(runtime.supervisor.children).map(([id, child]) => [id, { state: child.status, restarts: child.restarts, last_error: child.lastError }]),
         ),
       },
-      stations: dependencies.stations.all().map((actor) => {
-        const snapshot = actor.getSnapshot();
-        return {
-          station_id: snapshot.stationId,
-          state: snapshot.stopState,
-          emergency_stop_active: snapshot.emergencyStopActive,
-          failsafe_active: snapshot.failsafeActive,
-          database_unreachable: snapshot.databaseUnreachable,
-          persistence_pending: snapshot.persistencePending,
-        };
-      }),
+      stations: stationSummaries(dependencies),
       certificates: { opcua_server: certificate },
       memory: { rss_bytes: process.memoryUsage.rss(), heap_used_bytes: process.memoryUsage().heapUsed },
     };
@@ -136,17 +142,7 @@ export function registerStatusRoute(router: Router, dependencies: HttpDependenci
       database: runtime.database,
       supervisor: runtime.supervisor,
       protocols: runtime.protocols,
-      stations: dependencies.stations.all().map((actor) => {
-        const snapshot = actor.getSnapshot();
-        return {
-          station_id: snapshot.stationId,
-          state: snapshot.stopState,
-          emergency_stop_active: snapshot.emergencyStopActive,
-          failsafe_active: snapshot.failsafeActive,
-          plan_stale: snapshot.planStale,
-          database_unreachable: snapshot.databaseUnreachable,
-        };
-      }),
+      stations: stationSummaries(dependencies),
     };
   });
 }
