@@ -13,7 +13,7 @@ export function problemResponses(logger: AdapterLogger) {
       if (context.status === 404 && context.body === undefined) {
         throw new AdapterError('ROUTE_NOT_FOUND', `no route for ${context.method} ${context.path}; GET /api/v1/openapi.json lists the endpoints`);
       }
-      // The router answers a wrong method with an empty 405 (or 501) and the Allow header, which
+      // The router responds to a wrong method with an empty 405 (or 501) and the Allow header, which
       // stays set while the body becomes a problem document.
       if ((context.status === 405 || context.status === 501) && context.body === undefined) {
         throw new AdapterError('METHOD_NOT_ALLOWED', `method ${context.method} not allowed on ${context.path}; allowed: ${context.response.get('Allow') || 'none'}`);

@@ -1,7 +1,7 @@
 import { Counter } from 'prom-client';
 import { metricsRegistry } from '../metrics/registry.js';
 
-/** OPC UA services the adapter answers, by service and outcome (good or bad service result). */
+/** OPC UA service responses the adapter sends, by service and outcome (good or bad service result). */
 export const opcuaRequests = new Counter({
   name: 'calejo_opcua_requests_total',
   help: 'OPC UA service responses by service (ReadResponse, CallResponse, ...) and outcome',

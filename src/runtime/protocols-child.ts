@@ -112,7 +112,7 @@ export function protocolsChild(options: {
       }
       // node-opcua takes a second or more to import, so it loads after Modbus listens, while the
       // REST API starts.
-      // NOTE: node-opcua loads its information model in one synchronous run of 1 to 2 s, during which Modbus and REST requests wait; a worker thread would avoid that.
+      // NOTE: node-opcua loads its information model in one synchronous run of 1 to 2 s, so Modbus and REST requests wait that long once per start. A worker thread would avoid that.
       let opcua: AdapterOpcUaServer | null = null;
       let opcuaListening: { address: string; port: number; endpointUrl: string } | null = null;
       let failureHandler: ((error: Error) => void) | null = null;
