@@ -13,12 +13,12 @@ export function hashApiToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** A new token: 32 random bytes, so a SHA-256 digest without salt is as strong as a password hash. */
+/** Generates a token of 32 random bytes, so a SHA-256 digest without salt is as strong as a password hash. */
 export function generateApiToken(): { tokenId: string; token: string } {
   return { tokenId: `tok_${randomBytes(6).toString('hex')}`, token: `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}` };
 }
 
-/** The user id an API token acts for, or null when it is unknown, revoked or expired. */
+/** Returns the user id an API token acts for, or null when it is unknown, revoked or expired. */
 export async function resolveApiToken(database: Queryable, token: string): Promise<{ tokenId: string; userId: string } | null> {
   const result = await database.query<{ token_id: string; user_id: string }>(
     `UPDATE api_tokens SET last_used_at = now()

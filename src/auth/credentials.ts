@@ -58,10 +58,10 @@ export class CredentialService {
   }
 
   /**
-   * Returns the identity for a correct username and password. Throws INVALID_CREDENTIALS for a
-   * wrong password, an unknown, deactivated or locked user (the same error for all, so a caller learns
-   * nothing about which accounts exist), TOO_MANY_REQUESTS when the address is over its rate, and
-   * DATABASE_UNAVAILABLE when the user table cannot be read.
+   * Returns the identity for a correct username and password. A wrong password and an unknown,
+   * deactivated or locked user all throw INVALID_CREDENTIALS, so a caller learns nothing about
+   * which accounts exist. An address over its rate throws TOO_MANY_REQUESTS, and an unreadable
+   * user table throws DATABASE_UNAVAILABLE.
    */
   async login(username: string, password: string, context: LoginContext): Promise<UserIdentity> {
     const database = this.requireDatabase();

@@ -7,8 +7,8 @@ export async function openPostgres(connectionString: string, options: { poolSize
     connectionString,
     max: options.poolSize ?? 10,
     connectionTimeoutMillis: 5000,
-    // A server that stops answering without closing the connection would otherwise hold a pooled
-    // client forever; after this the query fails and the client is discarded.
+    // A server that stops responding without closing the connection would otherwise keep a pooled
+    // client forever. After this time the query fails and the client is discarded.
     query_timeout: 30_000,
     keepAlive: true,
     application_name: 'calejo-control-adapter',

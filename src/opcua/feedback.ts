@@ -28,7 +28,9 @@ export function storedFeedbackOf(key: string, value: FeedbackValue): StoredFeedb
   const variable = VARIABLE_OF_BROWSE_NAME[parts.at(-1) ?? ''];
   const stationId = parts[0];
   if (!variable || !stationId || (parts.length !== 2 && parts.length !== 3)) return null;
-  const numeric = typeof value.value === 'boolean' ? (value.value ? 1 : 0) : value.value;
+  let numeric: number;
+  if (typeof value.value === 'boolean') numeric = value.value ? 1 : 0;
+  else numeric = value.value;
   return { stationId, pumpId: parts.length === 3 ? (parts[1] ?? null) : null, variable, value: numeric, receivedAt: value.receivedAt };
 }
 

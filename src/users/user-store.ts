@@ -47,7 +47,7 @@ export async function findUser(database: Queryable, userId: string): Promise<Use
   return toRecord(row);
 }
 
-/** A user id like `user-3f9a2c`: short enough to type, random so ids do not reveal how many users exist. */
+/** Returns a user id like `user-3f9a2c`: short enough to type, random so ids do not reveal how many users exist. */
 export function newUserId(): string {
   return `user-${randomBytes(4).toString('hex')}`;
 }

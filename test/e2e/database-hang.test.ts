@@ -5,7 +5,7 @@ import { readHoldingRegisters } from '../helpers/mbpoll.js';
 import { call, login } from '../helpers/rest.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 
-// PostgreSQL that stops answering without closing its connections: the worst case for a stop,
+// PostgreSQL that stops responding without closing its connections: the worst case for a stop,
 // because no error ever arrives by itself.
 describe('a hung database', () => {
   let database: TestDatabase;
@@ -30,7 +30,7 @@ describe('a hung database', () => {
 
   it('does not delay a REST stop or the health answer', async () => {
     const token = await login(adapter.baseUrl);
-    // The identity is read once while the database answers, as in normal operation.
+    // The identity is read once while the database responds, as in normal operation.
     expect((await call(adapter.baseUrl, token, 'GET', '/api/v1/pump-stations/station002')).status).toBe(200);
     proxy.freeze();
 
@@ -48,7 +48,7 @@ describe('a hung database', () => {
     expect(Date.now() - healthSent).toBeLessThan(5000);
 
     proxy.thaw();
-    // Once the database answers again, the stop is stored.
+    // Once the database responds again, the stop is stored.
     let stored = false;
     const deadline = Date.now() + 20_000;
     while (!stored && Date.now() < deadline) {

@@ -14,7 +14,7 @@ interface Targets {
   tokenId: string;
 }
 
-/** A request each operation accepts from a permitted caller: path parameters filled in and a valid body. */
+/** Builds a request the operation accepts from a permitted caller: path parameters filled in and a valid body. */
 function sampleRequest(operation: OperationSpec, targets: Targets): { path: string; body?: unknown } {
   const key = `${operation.method.toUpperCase()} ${operation.path}`;
   const fill = (path: string) =>
@@ -91,8 +91,8 @@ describe('each role against each endpoint', () => {
 
   it('audits every refusal', async () => {
     const denied = Number(await psql(database.url!, `SELECT count(*) FROM compliance_audit_log WHERE event_type = 'ACCESS_DENIED' AND actor = 'the-viewer'`));
-    const viewerRefusals = OPERATIONS.filter((operation) => operation.permission && !DEFAULT_ROLE_PERMISSIONS.viewer.includes(operation.permission)).length;
-    expect(denied).toBe(viewerRefusals);
+    const viewerForbiddenCount = OPERATIONS.filter((operation) => operation.permission && !DEFAULT_ROLE_PERMISSIONS.viewer.includes(operation.permission)).length;
+    expect(denied).toBe(viewerForbiddenCount);
   });
 
   it('serves the public endpoints without a token', async () => {

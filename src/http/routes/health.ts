@@ -57,7 +57,7 @@ function stationSummaries(dependencies: HttpDependencies) {
   });
 }
 
-/** One verdict for the adapter: unhealthy when it cannot do its job, degraded when a part is restarting or down. */
+/** Rates the adapter: unhealthy when it cannot do its job, degraded when a part is restarting or down. */
 async function assess(dependencies: HttpDependencies) {
   const runtime = dependencies.describeRuntime();
   const database = await probeDatabase(dependencies);
