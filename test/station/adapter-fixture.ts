@@ -40,6 +40,9 @@ export async function startInProcessAdapter(
     CALEJO_DATA_DIR: dataDir,
     HTTP_PORT: '0',
     MODBUS_PORT: '0',
+    // Ephemeral like the others: a fixed 4840 collides with a parallel test file or a running adapter.
+    OPCUA_PORT: '0',
+    CERTS_DIR: join(dataDir, 'certs'),
     BIND_ADDRESS: '127.0.0.1',
     CALEJO_ADMIN_PASSWORD: ADMIN_PASSWORD,
     JWT_SECRET: 'station-test-jwt-secret-0123456789abcdef',
