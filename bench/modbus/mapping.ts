@@ -1,5 +1,5 @@
 /**
- * Where register mapping in the worker pool pays off. For maps of 10 to 100,000 published values
+ * Finds the map size from which register mapping in the worker pool pays off. For maps of 10 to 100,000 published values
  * it maps one station snapshot after another, inline and through RegisterMapper with the worker
  * pool, and reports per snapshot:
  *
@@ -38,7 +38,7 @@ interface CaseResult {
   latencyP99Microseconds: number;
 }
 
-/** A map of `count` uint16 values: holding registers first, then input registers past 65,536. */
+/** Builds a map of `count` uint16 values: holding registers first, then input registers past 65,536. */
 function entriesFor(count: number): RegisterMapEntry[] {
   return Array.from({ length: count }, (_, index): RegisterMapEntry => {
     const table = index < 0x10000 ? 'holding' : 'input';

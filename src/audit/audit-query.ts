@@ -79,7 +79,7 @@ export async function queryAuditLog(database: Queryable, filter: AuditFilter, li
   }));
 }
 
-/** One CSV line per RFC 4180; a cell that starts like a formula is prefixed so spreadsheets show it as text. */
+/** Formats one CSV line per RFC 4180. A cell that starts like a formula is prefixed, so spreadsheets show it as text. */
 export function toCsvLine(entry: AuditEntry): string {
   return AUDIT_FIELDS.map((field) => csvCell(entry[field])).join(',');
 }

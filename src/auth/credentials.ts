@@ -65,10 +65,10 @@ export class CredentialService {
    */
   async login(username: string, password: string, context: LoginContext): Promise<UserIdentity> {
     const database = this.requireDatabase();
-    const { waitSeconds, firstRefusal } = this.rateLimiter.take(context.sourceAddress ?? 'unknown');
+    const { waitSeconds, firstRejection } = this.rateLimiter.take(context.sourceAddress ?? 'unknown');
     if (waitSeconds > 0) {
       // One row per burst: a client hammering the login must not flood the audit log.
-      if (firstRefusal) await this.audit(database, username, null, context, { reason: 'rate_limited', limit_per_minute: this.dependencies.policy.loginAttemptsPerMinute });
+      if (firstRejection) await this.audit(database, username, null, context, { reason: 'rate_limited', limit_per_minute: this.dependencies.policy.loginAttemptsPerMinute });
       throw new AdapterError('TOO_MANY_REQUESTS', `too many login attempts from ${context.sourceAddress ?? 'this client'}; retry in ${waitSeconds} s`, {
         details: { retry_after_seconds: waitSeconds },
       });

@@ -4,8 +4,8 @@
  */
 export class LoginRateLimiter {
   private readonly attempts = new Map<string, number[]>();
-  /** Addresses refused in the current window, so only the first refusal of a burst is audited. */
-  private readonly refused = new Set<string>();
+  /** Addresses rejected in the current window, so only the first rejection of a burst is audited. */
+  private readonly rejected = new Set<string>();
 
   constructor(
     private readonly perMinute: number,
@@ -14,24 +14,24 @@ export class LoginRateLimiter {
 
   /**
    * Records an attempt. Returns the seconds to wait when the address is over its limit (else 0),
-   * and whether this is the first refusal since the address was last allowed.
+   * and whether this is the first rejection since the address was last allowed.
    */
-  take(address: string): { waitSeconds: number; firstRefusal: boolean } {
+  take(address: string): { waitSeconds: number; firstRejection: boolean } {
     const now = this.now();
     const windowStart = now - 60_000;
     const recent = (this.attempts.get(address) ?? []).filter((at) => at > windowStart);
     if (recent.length >= this.perMinute) {
       this.attempts.set(address, recent);
       const oldest = recent[0] ?? now;
-      const firstRefusal = !this.refused.has(address);
-      this.refused.add(address);
-      return { waitSeconds: Math.max(1, Math.ceil((oldest + 60_000 - now) / 1000)), firstRefusal };
+      const firstRejection = !this.rejected.has(address);
+      this.rejected.add(address);
+      return { waitSeconds: Math.max(1, Math.ceil((oldest + 60_000 - now) / 1000)), firstRejection };
     }
-    this.refused.delete(address);
+    this.rejected.delete(address);
     recent.push(now);
     this.attempts.set(address, recent);
     if (this.attempts.size > 10_000) this.forgetIdle(windowStart);
-    return { waitSeconds: 0, firstRefusal: false };
+    return { waitSeconds: 0, firstRejection: false };
   }
 
   /** Bounds memory when many addresses try once and never return. */
@@ -39,7 +39,7 @@ export class LoginRateLimiter {
     for (const [address, times] of this.attempts) {
       if ((times.at(-1) ?? 0) <= windowStart) {
         this.attempts.delete(address);
-        this.refused.delete(address);
+        this.rejected.delete(address);
       }
     }
   }

@@ -16,7 +16,7 @@ export interface HttpDependencies {
   /** Status of supervised children and protocol servers, for /status and /health. */
   describeRuntime: () => RuntimeDescription;
   version: string;
-  /** Where the OPC UA server certificate lives, for its days to expiry in /health/detailed. */
+  /** Folder of the OPC UA server certificate, for its days to expiry in /health/detailed. */
   certsDir: string;
 }
 

@@ -33,7 +33,7 @@ export interface WriteRejectedEvent extends RejectedWrite {
 
 export type WriteRejectedHandler = (event: WriteRejectedEvent) => void;
 
-/** How the server treats a request to a unit id that no station has. */
+/** Response to a request for a unit id that no station has. */
 export type UnknownUnitResponse = 'exception' | 'none';
 
 export interface ConnectionOptions {

@@ -72,7 +72,7 @@ export class FeedbackRecorder {
     return this.totalDropped;
   }
 
-  /** Buffers rows; never throws for database problems, which only delay the rows. */
+  /** Buffers rows. Database problems do not throw here, because the write happens later and only delays the rows. */
   record(rows: readonly FeedbackRow[]): void {
     for (const row of rows) this.rows.push(row);
 

@@ -21,7 +21,7 @@ export type CoilRead = { ok: true; coils: readonly boolean[] } | { ok: false; re
 export type BitRead = { ok: true; bits: Uint8Array } | { ok: false; reason: ImageReadFailure };
 
 /**
- * Why a write cannot go ahead: the unit is unknown, an address is unmapped, an address holds a
+ * Reason a write cannot go ahead: the unit is unknown, an address is unmapped, an address contains a
  * read-only value, or the range cuts a multi-register value in two.
  */
 export type WriteCheckFailure = ImageReadFailure | 'read-only' | 'partial-value';

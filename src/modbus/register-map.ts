@@ -53,7 +53,7 @@ export function isRegisterTable(table: TableKind): table is 'holding' | 'input' 
 }
 
 export interface RegisterMapEntry {
-  /** Where the entry comes from, such as `register_map.registers[3]` or `default layout pump 1 setpoint`, for messages. */
+  /** Origin of the entry, such as `register_map.registers[3]` or `default layout pump 1 setpoint`, for messages. */
   label: string;
   table: TableKind;
   /** Wire (PDU) address of the first register or bit. */
@@ -94,7 +94,7 @@ export interface CompiledRegisterMap {
 
 /**
  * Builds the lookup tables of a map. Throws RangeError when an entry runs past address 65535 or
- * two entries share an address; configuration validation reports both earlier, with the station
+ * two entries share an address. Configuration validation reports both earlier, with the station
  * and key, so this only guards against maps built in code.
  */
 export function compileRegisterMap(entries: readonly RegisterMapEntry[]): CompiledRegisterMap {

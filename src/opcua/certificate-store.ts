@@ -61,7 +61,7 @@ export class ClientCertificateStore extends OPCUACertificateManager {
    * node-opcua's index of the folders follows them through file watchers, which lag under load
    * and stop when the system runs out of inotify instances, so the folders are read again here.
    * A client that retried while the move was under way may also have got its certificate written
-   * to rejected/ once more; node-opcua rejects a certificate that is in both folders, so that
+   * to rejected/ once more. node-opcua rejects a certificate that is in both folders, so that
    * copy is removed.
    */
   private async recheckMovedCertificate(

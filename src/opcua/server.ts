@@ -206,7 +206,7 @@ export class AdapterOpcUaServer {
       objectsFolder: addressSpace.rootFolder.objects,
       commands,
       feedback: this.feedback,
-      // NOTE: node-opcua asks this synchronously, so it uses the role's permissions from the session's login; a role change applies to writes at the next login.
+      // NOTE: node-opcua calls this synchronously, so it uses the role's permissions from the session's login; a role change applies to writes at the next login.
       canWriteFeedback: (context: ISessionContext) => {
         const principal = this.sessions.principalOf(context.session);
         return principal?.kind === 'user' && principal.identity.permissions.includes(FEEDBACK_PERMISSION);

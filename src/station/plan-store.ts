@@ -6,7 +6,7 @@ export async function readActivePlanValues(database: Queryable, stationId: strin
   return (await readPlanState(database, stationId, at)).values;
 }
 
-/** What a station reads on every plan refresh. */
+/** Plan state a station reads on every refresh. */
 export interface PlanState {
   /** Value of the newest covering row per pump id. */
   values: Map<string, number>;

@@ -49,7 +49,7 @@ describe('start-up errors', () => {
     }
     const dataDir = join(folder, 'data-nobody');
     // PostgreSQL rather than the embedded database, whose start-up under load can take longer than
-    // the rest of this test; the listen error is the same either way.
+    // the rest of this test. The listen error is the same either way.
     const database = await createPostgresDatabase();
     const result = await runAdapterToExit(adapterEnvironment({ MODBUS_PORT: '502', CALEJO_DATA_DIR: dataDir, HOME: folder, DATABASE_URL: database.url ?? undefined }), {
       uid: 65534,

@@ -5,7 +5,7 @@ import type { HttpDependencies } from '../../src/http/dependencies.js';
 import { buildOpenApiDocument, OPERATIONS } from '../../src/http/openapi.js';
 import { createLogger } from '../../src/log.js';
 
-/** The routes the Koa routers really serve, as "METHOD /path" lines. */
+/** Lists the routes the Koa routers really serve, as "METHOD /path" lines. */
 function servedRoutes(): string[] {
   // Routes are only registered here; no request runs, so the services are never called.
   const app = createHttpApp({ logger: createLogger({ level: 'silent' }) } as HttpDependencies);

@@ -147,7 +147,7 @@ async function runPymodbus(request: Record<string, unknown>): Promise<{ writes: 
   }
 }
 
-/** The newest stored value of each feedback target, keyed "pump/variable". */
+/** Reads the newest stored value of each feedback target, keyed "pump/variable". */
 async function latestFeedback(database: Database): Promise<Map<string, number>> {
   const result = await database.query<{ pump_id: string | null; variable: string; value: number }>(
     `SELECT DISTINCT ON (pump_id, variable) pump_id, variable, value FROM pump_feedback ORDER BY pump_id, variable, feedback_id DESC`,

@@ -6,7 +6,7 @@ import { registerMapDefinition } from '../../src/modbus/register-map-config.js';
 
 const SOURCE = 'site.yaml';
 
-/** One station "north" on unit 1 with pumps p1 (speed 10 to 50 Hz) and p2 (flow 0 to 400 l/s). */
+/** Configuration of one station "north" on unit 1 with pumps p1 (speed 10 to 50 Hz) and p2 (flow 0 to 400 l/s). */
 function configWith(registers: unknown[], station: Record<string, unknown> = {}, registerMap: Record<string, unknown> = {}): string {
   return stringify({
     stations: [

@@ -2,15 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { LoginRateLimiter } from '../../src/auth/login-rate-limit.js';
 
 describe('login rate limit per address', () => {
-  it('refuses beyond the limit within a minute and flags only the first refusal', () => {
+  it('rejects past the limit, flags first', () => {
     let now = 1_000_000;
     const limiter = new LoginRateLimiter(3, () => now);
     expect([1, 2, 3].map(() => limiter.take('10.0.0.1').waitSeconds)).toEqual([0, 0, 0]);
     const first = limiter.take('10.0.0.1');
     expect(first.waitSeconds).toBe(60);
-    expect(first.firstRefusal).toBe(true);
+    expect(first.firstRejection).toBe(true);
     now += 30_000;
-    expect(limiter.take('10.0.0.1')).toEqual({ waitSeconds: 30, firstRefusal: false });
+    expect(limiter.take('10.0.0.1')).toEqual({ waitSeconds: 30, firstRejection: false });
     // Another address has its own budget.
     expect(limiter.take('10.0.0.2').waitSeconds).toBe(0);
   });
@@ -26,6 +26,6 @@ describe('login rate limit per address', () => {
     expect(limiter.take('a').waitSeconds).toBe(0);
     now = 60_002;
     // A new burst is flagged again.
-    expect(limiter.take('a').firstRefusal).toBe(true);
+    expect(limiter.take('a').firstRejection).toBe(true);
   });
 });
