@@ -410,9 +410,11 @@ export class StationActor {
 
   private onStateChanged(next: EmergencyStopState): void {
     if (next === this.previousState) return;
-    this.logger.info({ previous_state: this.previousState, state: next }, `station state ${this.previousState} -> ${next}`);
+    const previous = this.previousState;
     this.previousState = next;
+    // Publishing comes first: a log line is a blocking write to stdout, and a stop must not wait for it.
     this.recompute();
+    this.logger.info({ previous_state: previous, state: next }, `station state ${previous} -> ${next}`);
   }
 
   private onHeartbeat(): void {

@@ -18,14 +18,25 @@ export function generateApiToken(): { tokenId: string; token: string } {
   return { tokenId: `tok_${randomBytes(6).toString('hex')}`, token: `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}` };
 }
 
-/** Returns the user id an API token acts for, or null when it is unknown, revoked or expired. */
-export async function resolveApiToken(database: Queryable, token: string): Promise<{ tokenId: string; userId: string } | null> {
-  const result = await database.query<{ token_id: string; user_id: string }>(
-    `UPDATE api_tokens SET last_used_at = now()
-      WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
-      RETURNING token_id, user_id`,
-    [hashApiToken(token)],
+/** What an API token stands for, as read from its row. */
+export interface ApiTokenGrant {
+  tokenId: string;
+  userId: string;
+  expiresAt: Date | null;
+}
+
+/** Returns what the token with this digest grants, or null when it is unknown, revoked or expired. */
+export async function readApiToken(database: Queryable, digest: string): Promise<ApiTokenGrant | null> {
+  const result = await database.query<{ token_id: string; user_id: string; expires_at: Date | null }>(
+    `SELECT token_id, user_id, expires_at FROM api_tokens
+      WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())`,
+    [digest],
   );
   const row = result.rows[0];
-  return row ? { tokenId: row.token_id, userId: row.user_id } : null;
+  return row ? { tokenId: row.token_id, userId: row.user_id, expiresAt: row.expires_at } : null;
+}
+
+/** Stamps the token's last use; callers limit how often, since it is a write. */
+export async function recordApiTokenUse(database: Queryable, tokenId: string): Promise<void> {
+  await database.query('UPDATE api_tokens SET last_used_at = now() WHERE token_id = $1', [tokenId]);
 }

@@ -6,6 +6,8 @@ import type { AdapterLogger } from '../log.js';
 import { LoginRateLimiter } from './login-rate-limit.js';
 import { verifyPassword } from './passwords.js';
 import { toPermissions, type Permission } from './roles.js';
+import { IdentityCache } from './identity-cache.js';
+import { hashApiToken, readApiToken, recordApiTokenUse, type ApiTokenGrant } from './api-tokens.js';
 
 /** A user as every surface authorizes it: the role's permissions are read with the user. */
 export interface UserIdentity {
@@ -32,6 +34,9 @@ interface UserRow {
   permissions: string[] | null;
 }
 
+/** An API token's last_used_at is written at most this often, so a busy client does not write per request. */
+const TOKEN_USE_STAMP_INTERVAL_MS = 60_000;
+
 const INVALID_CREDENTIALS_MESSAGE = 'invalid username or password, or the account is locked after repeated failures; check both or ask an administrator';
 
 /**
@@ -46,6 +51,9 @@ const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAA
  */
 export class CredentialService {
   private readonly rateLimiter: LoginRateLimiter;
+  private readonly identities = new IdentityCache<UserIdentity>();
+  private readonly apiTokens = new IdentityCache<ApiTokenGrant>();
+  private readonly tokenUseStampedAt = new Map<string, number>();
 
   constructor(
     private readonly dependencies: {
@@ -118,23 +126,55 @@ export class CredentialService {
     return { userId: user.user_id, username: user.username, role: user.role, permissions: toPermissions(user.permissions) };
   }
 
-  /** Reads the user's current identity from the database, or null when unknown or deactivated. */
+  /**
+   * Returns the user's current identity, or null when unknown or deactivated. It is read from the
+   * database unless an unchanged copy is cached; see IdentityCache for when a copy goes stale.
+   */
   async currentIdentity(userId: string): Promise<UserIdentity | null> {
     const database = this.requireDatabase();
-    const result = await database.query<{ user_id: string; username: string; role: string; active: boolean; permissions: string[] | null; tokens_valid_after: Date | null }>(
-      `SELECT u.user_id, u.username, u.role, u.active, r.permissions, u.tokens_valid_after
-         FROM users u LEFT JOIN roles r ON r.role = u.role WHERE u.user_id = $1`,
-      [userId],
+    return this.freshIdentity(userId) ?? this.identities.read(userId, database, () => readIdentity(database, userId));
+  }
+
+  /** Returns the cached identity if no user or role changed since it was read, without waiting. */
+  freshIdentity(userId: string): UserIdentity | undefined {
+    return this.identities.fresh(userId, this.dependencies.getDatabase());
+  }
+
+  /** Returns the identity last read for the user, however old, for authorizing while the database is out. */
+  lastKnownIdentity(userId: string): UserIdentity | undefined {
+    return this.identities.lastKnown(userId);
+  }
+
+  /** Returns what an API token grants, or null when it is unknown, revoked or expired. */
+  async resolveApiToken(token: string): Promise<ApiTokenGrant | null> {
+    const database = this.requireDatabase();
+    const digest = hashApiToken(token);
+    let grant = this.apiTokens.fresh(digest, database) ?? null;
+    if (grant?.expiresAt && grant.expiresAt.getTime() <= Date.now()) {
+      this.apiTokens.delete(digest);
+      grant = null;
+    }
+    grant ??= await this.apiTokens.read(digest, database, () => readApiToken(database, digest));
+    if (grant) this.stampTokenUse(database, grant.tokenId);
+    return grant;
+  }
+
+  /**
+   * Marks every cached identity and API token stale. Called after a write to users, roles or
+   * api_tokens, and on each `identity_changed` notification.
+   */
+  identitiesChanged(): void {
+    this.identities.invalidate();
+    this.apiTokens.invalidate();
+  }
+
+  private stampTokenUse(database: Database, tokenId: string): void {
+    const now = Date.now();
+    if (now - (this.tokenUseStampedAt.get(tokenId) ?? 0) < TOKEN_USE_STAMP_INTERVAL_MS) return;
+    this.tokenUseStampedAt.set(tokenId, now);
+    recordApiTokenUse(database, tokenId).catch((error: unknown) =>
+      this.dependencies.logger.warning({ err: error, token_id: tokenId }, `stamping the last use of API token ${tokenId} failed`),
     );
-    const user = result.rows[0];
-    if (!user?.active) return null;
-    return {
-      userId: user.user_id,
-      username: user.username,
-      role: user.role,
-      permissions: toPermissions(user.permissions),
-      tokensValidAfter: user.tokens_valid_after,
-    };
   }
 
   private requireDatabase(): Database {
@@ -186,4 +226,21 @@ export class CredentialService {
       details,
     });
   }
+}
+
+async function readIdentity(database: Database, userId: string): Promise<UserIdentity | null> {
+  const result = await database.query<{ user_id: string; username: string; role: string; active: boolean; permissions: string[] | null; tokens_valid_after: Date | null }>(
+    `SELECT u.user_id, u.username, u.role, u.active, r.permissions, u.tokens_valid_after
+       FROM users u LEFT JOIN roles r ON r.role = u.role WHERE u.user_id = $1`,
+    [userId],
+  );
+  const user = result.rows[0];
+  if (!user?.active) return null;
+  return {
+    userId: user.user_id,
+    username: user.username,
+    role: user.role,
+    permissions: toPermissions(user.permissions),
+    tokensValidAfter: user.tokens_valid_after,
+  };
 }

@@ -1,5 +1,5 @@
 import type { Context, Next } from 'koa';
-import { Histogram } from 'prom-client';
+import { Gauge, Histogram } from 'prom-client';
 import { metricsRegistry } from '../metrics/registry.js';
 
 const requestDuration = new Histogram({
@@ -10,16 +10,24 @@ const requestDuration = new Histogram({
   registers: [metricsRegistry],
 });
 
+const requestsInFlight = new Gauge({
+  name: 'calejo_http_requests_in_flight',
+  help: 'REST requests received and not yet responded to',
+  registers: [metricsRegistry],
+});
+
 /**
- * Times every request. The label is the matched route pattern (`/api/v1/users/:id`), never the
+ * Times every request and counts those in flight. The label is the matched route pattern (`/api/v1/users/:id`), never the
  * raw path, so ids and probing clients cannot grow the number of series.
  */
 export function measureRequests() {
   return async (context: Context, next: Next) => {
     const stop = requestDuration.startTimer();
+    requestsInFlight.inc();
     try {
       await next();
     } finally {
+      requestsInFlight.dec();
       const route = (context as Context & { _matchedRoute?: string | RegExp })._matchedRoute;
       stop({ method: context.method, route: typeof route === 'string' ? route : 'unmatched', status: String(context.status) });
     }

@@ -108,7 +108,13 @@ export class Adapter {
       logger,
       policy: options.policy,
       children: [
-        databaseChild({ config, logger, stations: this.stations, setDatabase: (database) => (this.database = database) }),
+        databaseChild({
+          config,
+          logger,
+          stations: this.stations,
+          setDatabase: (database) => (this.database = database),
+          onIdentityChanged: () => credentials.identitiesChanged(),
+        }),
         this.stationsSpec,
         protocolsChild({
           config,

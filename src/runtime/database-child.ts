@@ -12,6 +12,7 @@ import type { ChildHandle, ChildSpec } from '../actors/supervisor.js';
 import type { StationRegistry } from '../actors/station-registry.js';
 
 export const PLAN_CHANNEL = 'pump_plans_changed';
+export const IDENTITY_CHANNEL = 'identity_changed';
 
 async function open(config: AdapterConfig): Promise<Database> {
   if (!config.databaseUrl) return openPglite(config.dataDir);
@@ -36,6 +37,8 @@ export function databaseChild(options: {
   logger: AdapterLogger;
   stations: StationRegistry;
   setDatabase: (database: Database | null) => void;
+  /** Called on each write to users, roles or API tokens, from the `identity_changed` notification. */
+  onIdentityChanged: () => void;
 }): ChildSpec {
   const { config, stations, setDatabase } = options;
   const logger = options.logger.child({ component: 'database' });
@@ -57,6 +60,9 @@ export function databaseChild(options: {
         await database.listen(PLAN_CHANNEL, (stationId) => {
           void stations.get(stationId)?.refreshPlans();
         });
+        // Listening starts before the database is handed out, so no identity cached from this
+        // connection can miss a change.
+        await database.listen(IDENTITY_CHANNEL, () => options.onIdentityChanged());
       } catch (error) {
         await database.close().catch(() => undefined); // the start error is the one to report
         throw error;

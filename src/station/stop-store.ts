@@ -1,6 +1,6 @@
 import type { Database } from '../db/database.js';
 import type { PersistedStopState } from '../machines/emergency-stop.js';
-import { writeAuditEvent, type AuditSource } from '../audit/audit-log.js';
+import type { AuditSource } from '../audit/audit-log.js';
 
 /** Origin of a stop, clear or resume (actor, source, address, reason), copied into the audit row. */
 export interface CommandOrigin {
@@ -40,57 +40,22 @@ export async function readStopState(database: Database, stationId: string): Prom
 }
 
 /**
- * Writes one accepted command and its audit row in one transaction. Commands are written in the
- * order the station machine accepted them, so the stored episode always matches the state the
- * machine was in when the command arrived.
+ * Writes one accepted command and its audit row in one statement, the function
+ * record_stop_command (migration 0010), so that the commit a stop's response waits for costs one
+ * round trip. Commands are written in the order the station machine accepted them, so the stored
+ * episode always matches the state the machine was in when the command arrived.
  */
 export async function persistStopCommand(database: Database, command: StopCommandRecord): Promise<void> {
-  const { stationId, acceptedAt } = command;
   const origin = withoutNul(command.origin);
-  const actorName = origin.actor ?? origin.operator;
-  const details = { reason: origin.reason, operator: origin.operator };
-
-  await database.transaction(async (tx) => {
-    const open = await tx.query<{ stop_id: string | number; cleared_at: Date | null }>(
-      'SELECT stop_id, cleared_at FROM emergency_stops WHERE station_id = $1 AND ended_at IS NULL FOR UPDATE',
-      [stationId],
-    );
-    const episode = open.rows[0];
-    const audit = { source: origin.source, actor: actorName, actorRole: origin.actorRole, sourceAddress: origin.sourceAddress, stationId, occurredAt: acceptedAt };
-
-    if (command.kind === 'activate') {
-      if (episode && episode.cleared_at === null) {
-        await writeAuditEvent(tx, { ...audit, eventType: 'EMERGENCY_STOP_ACTIVATED', severity: 'CRITICAL', details: { ...details, already_active: true, stop_id: String(episode.stop_id) } });
-        return;
-      }
-      if (episode) {
-        await tx.query(
-          `UPDATE emergency_stops SET ended_at = $2, ended_by = $3, end_reason = 'stopped_again' WHERE stop_id = $1`,
-          [episode.stop_id, acceptedAt, actorName],
-        );
-      }
-      const inserted = await tx.query<{ stop_id: string | number }>(
-        `INSERT INTO emergency_stops (station_id, activated_at, activated_by, activation_source, activation_reason)
-         VALUES ($1, $2, $3, $4, $5) RETURNING stop_id`,
-        [stationId, acceptedAt, actorName, origin.source, origin.reason],
-      );
-      await writeAuditEvent(tx, { ...audit, eventType: 'EMERGENCY_STOP_ACTIVATED', severity: 'CRITICAL', details: { ...details, stop_id: String(inserted.rows[0]?.stop_id) } });
-      return;
-    }
-
-    if (command.kind === 'clear') {
-      await tx.query(
-        'UPDATE emergency_stops SET cleared_at = $2, cleared_by = $3, clear_reason = $4 WHERE station_id = $1 AND ended_at IS NULL AND cleared_at IS NULL',
-        [stationId, acceptedAt, actorName, origin.reason],
-      );
-      await writeAuditEvent(tx, { ...audit, eventType: 'EMERGENCY_STOP_CLEARED', severity: 'HIGH', details: { ...details, stop_id: episode ? String(episode.stop_id) : null } });
-      return;
-    }
-
-    await tx.query(
-      `UPDATE emergency_stops SET ended_at = $2, ended_by = $3, end_reason = 'resumed' WHERE station_id = $1 AND ended_at IS NULL AND cleared_at IS NOT NULL`,
-      [stationId, acceptedAt, actorName],
-    );
-    await writeAuditEvent(tx, { ...audit, eventType: 'EMERGENCY_STOP_RESUMED', severity: 'HIGH', details: { ...details, stop_id: episode ? String(episode.stop_id) : null } });
-  });
+  await database.query('SELECT record_stop_command($1, $2, $3, $4, $5, $6, $7, $8, $9)', [
+    command.kind,
+    command.stationId,
+    command.acceptedAt,
+    origin.actor ?? origin.operator,
+    origin.actorRole,
+    origin.source,
+    origin.sourceAddress,
+    origin.reason,
+    origin.operator,
+  ]);
 }

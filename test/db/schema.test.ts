@@ -111,6 +111,21 @@ describe.each(DATABASE_KINDS)('schema on $kind', ({ create }) => {
       'EMERGENCY_STOP_CLEARED',
       'EMERGENCY_STOP_RESUMED',
     ]);
+    const details = await database.query<{ details: Record<string, unknown>; actor: string; severity: string; source_address: string }>(
+      `SELECT details, actor, severity, source_address FROM compliance_audit_log WHERE station_id = 's1' ORDER BY id`,
+    );
+    const [firstStop, repeatedStop] = details.rows;
+    const stopIds = (await database.query<{ stop_id: string | number }>('SELECT stop_id FROM emergency_stops ORDER BY stop_id')).rows.map((row) => String(row.stop_id));
+    expect(firstStop).toEqual({ details: { reason: 'test', operator: null, stop_id: stopIds[0] }, actor: 'alice', severity: 'CRITICAL', source_address: '127.0.0.1' });
+    expect(repeatedStop?.details).toEqual({ reason: 'test', operator: null, stop_id: stopIds[0], already_active: true });
+    expect(details.rows.at(-1)?.details).toEqual({ reason: 'test', operator: null, stop_id: stopIds[1] });
+  });
+
+  it('refuses a stop command of unknown kind and writes nothing', async () => {
+    const before = await database.query<{ count: string | number }>('SELECT count(*) AS count FROM compliance_audit_log');
+    await expect(database.query(`SELECT record_stop_command('pause', 's1', now(), 'alice', 'operator', 'rest', NULL, NULL, NULL)`)).rejects.toThrow(/unknown stop command kind "pause"/);
+    const after = await database.query<{ count: string | number }>('SELECT count(*) AS count FROM compliance_audit_log');
+    expect(Number(after.rows[0]?.count)).toBe(Number(before.rows[0]?.count));
   });
 
   it('audit log is append-only', async () => {

@@ -15,6 +15,13 @@ async function shell(command: string, token: string): Promise<string> {
 }
 
 
+/** Reads calejo_http_requests_in_flight, which counts the metrics request itself too. */
+async function requestsInFlight(baseUrl: string): Promise<number> {
+  const metrics = await call(baseUrl, null, 'GET', '/api/v1/metrics');
+  const match = /^calejo_http_requests_in_flight (\d+)/m.exec(String(metrics.body.raw));
+  return Number(match?.[1] ?? 0);
+}
+
 describe('users and roles over REST', () => {
   let database: TestDatabase;
   let adapter: RunningAdapter;
@@ -154,11 +161,15 @@ describe('users and roles over REST', () => {
     const created = await call(adapter.baseUrl, token, 'POST', '/api/v1/users', { username: 'parallel-target', role: 'viewer', password: 'the right password 1' });
     expect(created.status).toBe(201);
     const wrong = Array.from({ length: 8 }, (_, index) => call(adapter.baseUrl, null, 'POST', '/api/v1/auth/login', { username: 'parallel-target', password: `wrong ${index} password` }));
-    // The right password arrives while the wrong ones are still being hashed.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The right password is sent once the server has all wrong ones in hand, so that its hash
+    // queues behind theirs: a fixed delay is not enough on a loaded machine.
+    const deadline = Date.now() + 10_000;
+    while ((await requestsInFlight(adapter.baseUrl)) < 8 + 1 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const right = call(adapter.baseUrl, null, 'POST', '/api/v1/auth/login', { username: 'parallel-target', password: 'the right password 1' });
     const statuses = await Promise.all([...wrong, right]);
-    expect(statuses.every((response) => response.status === 401)).toBe(true);
+    expect(statuses.map((response) => response.status)).toEqual(Array.from({ length: 9 }, () => 401));
     expect(await psql(url, `SELECT locked_until > now() FROM users WHERE username = 'parallel-target'`)).toBe('t');
   });
 

@@ -51,11 +51,14 @@ describe('system-wide stop in one turn', () => {
     const stations = applyStationDefaults(parseConfigText(CONFIG, 'test').stations);
     const actors: StationActor[] = [];
     const stoppedAtFirstWrite: boolean[][] = [];
-    // Records, at each database call, which stations already publish the stop image.
+    // Records, at each stop write, which stations already publish the stop image.
     const record = () => stoppedAtFirstWrite.push(actors.map((actor) => actor.getSnapshot().emergencyStopActive && actor.state === 'stopped'));
     const recording: Database = {
       ...direct,
-      query: (sql, params) => direct.query(sql, params),
+      query: (sql, params) => {
+        if (sql.includes('record_stop_command')) record();
+        return direct.query(sql, params);
+      },
       transaction: (work) => {
         record();
         return direct.transaction(work);

@@ -7,6 +7,7 @@ import { findUser } from '../../users/user-store.js';
 import { requirePermission } from '../authenticate.js';
 import { requireDatabase } from '../require-database.js';
 import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
+import { afterIdentityWrite } from '../identity-writes.js';
 import { parseBody, requestText } from '../validate.js';
 
 export const createTokenSchema = z
@@ -90,7 +91,7 @@ export function registerApiTokenRoutes(router: Router, dependencies: HttpDepende
     const database = requireDatabase(dependencies, 'API tokens cannot be read or changed');
     const caller = context.state.user as AuthenticatedUser;
     const tokenId = context.params.id ?? '';
-    const row = await database.transaction(async (tx) => {
+    const row = await afterIdentityWrite(dependencies, () => database.transaction(async (tx) => {
       const revoked = await tx.query<TokenRow>(
         `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, now()) WHERE token_id = $1 RETURNING ${TOKEN_COLUMNS}`,
         [tokenId],
@@ -107,7 +108,7 @@ export function registerApiTokenRoutes(router: Router, dependencies: HttpDepende
         details: { token_id: tokenId, name: found.name, user_id: found.user_id },
       });
       return found;
-    });
+    }));
     context.body = tokenBody(row);
   });
 }

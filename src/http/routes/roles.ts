@@ -7,6 +7,7 @@ import { AdapterError } from '../../errors.js';
 import { requirePermission } from '../authenticate.js';
 import { requireDatabase } from '../require-database.js';
 import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
+import { afterIdentityWrite } from '../identity-writes.js';
 import { parseBody } from '../validate.js';
 
 export const rolePermissionsSchema = z
@@ -56,7 +57,7 @@ export function registerRoleRoutes(router: Router, dependencies: HttpDependencie
 
     const database = requireDatabase(dependencies, 'roles cannot be read or changed');
     const caller = context.state.user as AuthenticatedUser;
-    await database.transaction(async (tx) => {
+    await afterIdentityWrite(dependencies, () => database.transaction(async (tx) => {
       const previous = await tx.query<{ permissions: string[] }>('SELECT permissions FROM roles WHERE role = $1 FOR UPDATE', [role]);
       await tx.query('UPDATE roles SET permissions = $2, updated_at = now() WHERE role = $1', [role, permissions]);
       await writeAuditEvent(tx, {
@@ -68,7 +69,7 @@ export function registerRoleRoutes(router: Router, dependencies: HttpDependencie
         sourceAddress: context.ip,
         details: { role, previous: previous.rows[0]?.permissions ?? [], permissions },
       });
-    });
+    }));
     context.body = (await readRoles(database)).find((each) => each.role === role);
   });
 }

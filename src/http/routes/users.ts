@@ -10,6 +10,7 @@ import { findUser, insertUser, listUsers, newUserId, withAdministratorGuard } fr
 import { requirePermission } from '../authenticate.js';
 import { requireDatabase } from '../require-database.js';
 import type { AuthenticatedUser, HttpDependencies } from '../dependencies.js';
+import { afterIdentityWrite } from '../identity-writes.js';
 import { parseBody, requestText } from '../validate.js';
 
 const usernameSchema = requestText(64).pipe(
@@ -106,7 +107,7 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
     if (body.password !== undefined) checkPassword(body.password, existing.username, dependencies);
     const passwordHash = body.password === undefined ? null : await hashPassword(body.password);
 
-    await withAdministratorGuard(database, async (tx) => {
+    await afterIdentityWrite(dependencies, () => withAdministratorGuard(database, async (tx) => {
       await tx.query(
         `UPDATE users SET
            role = COALESCE($2, role),
@@ -142,7 +143,7 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
         sourceAddress: context.ip,
         details: { user_id: userId, changed, role: body.role ?? existing.role },
       });
-    });
+    }));
     context.body = await findUser(database, userId);
   });
 
@@ -152,9 +153,9 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
     const userId = context.params.id ?? '';
     const existing = await findUser(database, userId);
     if (existing.active) {
-      await withAdministratorGuard(database, async (tx) => {
+      await afterIdentityWrite(dependencies, () => withAdministratorGuard(database, async (tx) => {
         await tx.query(`UPDATE users SET active = false, deactivated_at = now(), tokens_valid_after = now(), updated_at = now() WHERE user_id = $1`, [userId]);
-        // API tokens die with the user; login tokens stop at the next request, which reads the user row.
+        // API tokens die with the user; login tokens stop at the next request.
         await tx.query(`UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, [userId]);
         await writeAuditEvent(tx, {
           eventType: 'USER_DEACTIVATED',
@@ -165,7 +166,7 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
           sourceAddress: context.ip,
           details: { user_id: userId, username: existing.username, role: existing.role },
         });
-      });
+      }));
     }
     context.body = await findUser(database, userId);
   });
