@@ -194,6 +194,9 @@ export class StationActor {
 
   private async readStoredState(): Promise<void> {
     const database = this.requireDatabase('restore the emergency-stop state');
+    // A command pending now may commit while the reads below run, after the stop state was read.
+    // It then shows in neither the stored state nor the queue, so the state it implies is kept.
+    const pendingBeforeRead = this.queue.impliedStopState();
     const stored = await readStopState(database, this.stationId);
     const overrides = await readActiveOverrides(database, this.stationId, this.dependencies.now());
     this.overrides.clear();
@@ -201,7 +204,7 @@ export class StationActor {
     await this.readPlans();
     if (this.state !== 'restoring' || this.halted) return;
 
-    const pending = this.queue.impliedStopState();
+    const pending = this.queue.impliedStopState() ?? pendingBeforeRead;
     const state = pending ?? stored;
     this.machine.send({ type: 'RESTORED', state });
     this.logger.info({ stored_state: stored, pending_state: pending, state: this.state, overrides: overrides.length }, 'emergency-stop state restored from database');
