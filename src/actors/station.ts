@@ -424,6 +424,8 @@ export class StationActor {
       // A restore that failed at start, or while the database was away, is retried here.
       if (this.dependencies.getDatabase()) {
         this.restore().catch((error: unknown) => this.logger.error({ err: error }, 'restoring the station state failed; the stop image stays and the next heartbeat retries'));
+      } else {
+        this.setDatabaseUnreachable(true);
       }
     } else {
       void this.refreshPlans();
@@ -441,18 +443,22 @@ export class StationActor {
     this.lastComputedMs = monotonicMs;
 
     this.expireOverrides(wall);
-    this.setWatchdog(
-      evaluateWatchdog({
+    // A restoring station publishes the stop image whatever the watchdog decides, so a database
+    // outage before its first read is no failsafe episode and is not audited as one.
+    if (state !== 'restoring') {
+      this.setWatchdog(
+        evaluateWatchdog({
         monotonicMs,
         databaseUnreachable: this.databaseUnreachable,
         lastDatabaseContactMs: this.lastDatabaseContactMs,
         databaseGraceMs: this.dependencies.databaseGraceMs,
         wallMs: wall.getTime(),
         lastPlanWriteMs: this.lastPlanWriteMs,
-        planStalenessMs: this.dependencies.planStalenessMs,
-      }),
-      wall,
-    );
+          planStalenessMs: this.dependencies.planStalenessMs,
+        }),
+        wall,
+      );
+    }
     if (state === 'recovering' && this.watchdog === 'database_unreachable') {
       // Recovery requires a reachable database; losing it is a fault that latches a new stop.
       this.fault('database unreachable past the grace period during recovery');

@@ -16,7 +16,7 @@ import { readOrCreateSecretFile } from '../auth/local-secret.js';
 import type { SupervisorPolicy } from '../machines/supervisor.js';
 import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
 import { registerStationMetrics } from '../metrics/station-metrics.js';
-import { databaseChild } from './database-child.js';
+import { databaseChild, type DatabaseChild } from './database-child.js';
 import { stationsChild, type StationDependencyOverrides, type StationsChild } from './stations-child.js';
 import { AlertEvents } from '../station/alert-events.js';
 import { protocolsChild, type ProtocolStatus } from './protocols-child.js';
@@ -45,7 +45,8 @@ export const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json
 
 /**
  * The whole adapter: the root supervisor with its children database, stations, protocols and
- * http, started in that order, and the state they share.
+ * http, started in that order, and the state they share. The database child counts as running
+ * while it still retries an unreachable PostgreSQL, so the others start during an outage.
  */
 export class Adapter {
   readonly stations = new StationRegistry();
@@ -54,6 +55,7 @@ export class Adapter {
   readonly alerts: AlertEvents;
   readonly supervisor: Supervisor;
   private readonly stationsSpec: StationsChild;
+  private readonly databaseSpec: DatabaseChild;
   private readonly escalations: EscalationRecord[] = [];
   readonly startedAt = new Date();
   private database: Database | null = null;
@@ -103,12 +105,20 @@ export class Adapter {
       },
     });
 
+    this.databaseSpec = databaseChild({
+      config,
+      logger,
+      stations: this.stations,
+      setDatabase: (database) => (this.database = database),
+      onConnected: () => this.stationsSpec.retryQueuedWrites(),
+    });
+
     this.supervisor = new Supervisor({
       id: 'root',
       logger,
       policy: options.policy,
       children: [
-        databaseChild({ config, logger, stations: this.stations, setDatabase: (database) => (this.database = database) }),
+        this.databaseSpec,
         this.stationsSpec,
         protocolsChild({
           config,
@@ -141,7 +151,7 @@ export class Adapter {
               supervisor: this.describeSupervision(),
               escalations: [...this.escalations],
               protocols: { ...this.protocolStatus },
-              database: this.database ? { kind: this.database.kind, description: this.database.description } : null,
+              database: this.databaseSpec.describe(),
             }),
           },
         }),

@@ -18,6 +18,8 @@ export interface StationsChild extends ChildSpec {
   describe(): { status: string; children: Record<string, ChildRecord> } | null;
   /** Waits up to `timeoutMs` for every station's queued writes, then stops retrying them. */
   closeQueues(timeoutMs: number): Promise<void>;
+  /** Retries every station's queued writes at once, as after the database has returned. */
+  retryQueuedWrites(): void;
 }
 
 /**
@@ -94,6 +96,9 @@ export function stationsChild(options: {
     },
     describe() {
       return current?.describe() ?? null;
+    },
+    retryQueuedWrites() {
+      for (const queue of queues.values()) queue.retryNow();
     },
     async closeQueues(timeoutMs) {
       await Promise.all([...queues.values()].map((queue) => queue.drain(timeoutMs)));
