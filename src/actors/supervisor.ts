@@ -42,6 +42,11 @@ function isPermanent(error: unknown): boolean {
   return isAdapterError(error) && PERMANENT_ERRORS.has(error.code);
 }
 
+/** A restart or an escalation, as the supervisor logs it, for the audit log. */
+export type SupervisionReport =
+  | { kind: 'restart'; supervisorId: string; childId: string; restarts: number; delayMs: number; reason: string; at: Date }
+  | { kind: 'escalation'; supervisorId: string; childId: string; failures: number; reason: string; at: Date };
+
 export class SupervisorEscalation extends Error {
   constructor(
     readonly supervisorId: string,
@@ -72,7 +77,14 @@ export class Supervisor {
   private stopping = false;
   private escalation: SupervisorEscalation | undefined;
 
-  constructor(options: { id: string; children: ChildSpec[]; logger: AdapterLogger; policy?: Partial<SupervisorPolicy> }) {
+  constructor(options: {
+    id: string;
+    children: ChildSpec[];
+    logger: AdapterLogger;
+    policy?: Partial<SupervisorPolicy>;
+    /** Called with each restart and escalation after it is logged. */
+    onReport?: (report: SupervisionReport) => void;
+  }) {
     this.id = options.id;
     this.specs = options.children;
     this.logger = options.logger.child({ component: 'supervisor', supervisor: options.id });
@@ -83,6 +95,7 @@ export class Supervisor {
         { child: event.childId, restarts: event.restarts, delay_ms: event.delayMs, reason: event.reason },
         `restarting child ${event.childId} in ${event.delayMs} ms`,
       );
+      options.onReport?.({ kind: 'restart', supervisorId: this.id, childId: event.childId, restarts: event.restarts, delayMs: event.delayMs, reason: event.reason, at: new Date() });
       const timer = setTimeout(() => {
         this.restartTimers.delete(event.childId);
         void this.startChild(event.childId);
@@ -92,6 +105,7 @@ export class Supervisor {
     this.machine.on('escalated', (event) => {
       this.escalation = new SupervisorEscalation(this.id, event.childId, event.reason);
       this.logger.critical({ child: event.childId, failures: event.failures, reason: event.reason }, 'restart intensity exceeded; escalating');
+      options.onReport?.({ kind: 'escalation', supervisorId: this.id, childId: event.childId, failures: event.failures, reason: event.reason, at: new Date() });
       this.rejectStartWaiters(this.escalation);
       for (const listener of this.escalationListeners) listener(this.escalation);
     });

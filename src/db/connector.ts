@@ -5,6 +5,8 @@ import { describeDatabaseFailure } from './connection-errors.js';
 
 /** One database outage, from the loss of the connection (or the adapter's start) to the next connection. */
 export interface DatabaseOutage {
+  /** Whether the adapter started without a connection or lost a working one. */
+  beganWith: 'start' | 'connection_lost';
   since: Date;
   durationMs: number;
   failedAttempts: number;
@@ -195,7 +197,9 @@ export class DatabaseConnector {
     const now = Date.now();
     const since = this.downSince ?? now;
     const outage: DatabaseOutage | null =
-      this.lost || this.failedAttempts > 0 ? { since: new Date(since), durationMs: now - since, failedAttempts: this.failedAttempts, lastError: this.lastError } : null;
+      this.lost || this.failedAttempts > 0
+        ? { beganWith: this.lost ? 'connection_lost' : 'start', since: new Date(since), durationMs: now - since, failedAttempts: this.failedAttempts, lastError: this.lastError }
+        : null;
     this.database = database;
     this.failedAttempts = 0;
     this.lastError = null;

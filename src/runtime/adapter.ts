@@ -5,6 +5,8 @@ import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { Supervisor, type SupervisorEscalation } from '../actors/supervisor.js';
+import { BufferedAuditWriter } from '../audit/buffered-audit-writer.js';
+import { databaseOutageAuditEvent, supervisionAuditEvent } from '../audit/system-audit-events.js';
 import { StationRegistry } from '../actors/station-registry.js';
 import { RegisterImage } from '../modbus/register-image.js';
 import { registerMapDefinition } from '../modbus/register-map-config.js';
@@ -56,6 +58,8 @@ export class Adapter {
   readonly supervisor: Supervisor;
   private readonly stationsSpec: StationsChild;
   private readonly databaseSpec: DatabaseChild;
+  /** Audit rows of supervisor restarts, escalations and database outages, kept while the database is down. */
+  private readonly systemAudit: BufferedAuditWriter;
   private readonly escalations: EscalationRecord[] = [];
   readonly startedAt = new Date();
   private database: Database | null = null;
@@ -88,6 +92,7 @@ export class Adapter {
     registerStationMetrics(metricsRegistry, this.stations);
 
     const getDatabase = () => this.database;
+    this.systemAudit = new BufferedAuditWriter({ getDatabase, logger: logger.child({ component: 'audit' }) });
     const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(join(config.dataDir, 'jwt-secret')).value;
     // One service for every surface that takes a password, so lockout counts are shared.
     const credentials = new CredentialService({ getDatabase, logger: logger.child({ component: 'auth' }), policy: config.security });
@@ -99,6 +104,8 @@ export class Adapter {
       alerts: this.alerts,
       policy: options.stationPolicy,
       dependencyOverrides: options.stationDependencies,
+      // Each child of the stations supervisor is one station's actor, named by the station id.
+      onSupervisionReport: (report) => this.systemAudit.record(supervisionAuditEvent(report, { stationId: report.childId })),
       onEscalation: (error) => {
         this.escalations.push({ supervisor: error.supervisorId, child: error.childId, reason: error.message, at: new Date() });
         this.escalations.splice(0, Math.max(0, this.escalations.length - KEPT_ESCALATIONS));
@@ -110,13 +117,18 @@ export class Adapter {
       logger,
       stations: this.stations,
       setDatabase: (database) => (this.database = database),
-      onConnected: () => this.stationsSpec.retryQueuedWrites(),
+      onConnected: (_database, outage) => {
+        if (outage) this.systemAudit.record(databaseOutageAuditEvent(outage, this.databaseSpec.describe().description));
+        void this.systemAudit.writeBacklog();
+        this.stationsSpec.retryQueuedWrites();
+      },
     });
 
     this.supervisor = new Supervisor({
       id: 'root',
       logger,
       policy: options.policy,
+      onReport: (report) => this.systemAudit.record(supervisionAuditEvent(report, { root: true })),
       children: [
         this.databaseSpec,
         this.stationsSpec,
@@ -174,6 +186,8 @@ export class Adapter {
   }
 
   async stop(): Promise<void> {
+    // Before the database child closes the connection, so an escalation that stops the adapter is recorded.
+    await this.systemAudit.flush(2000);
     await this.supervisor.stop();
     await this.mapper.close();
     await this.stationsSpec.closeQueues(5000);

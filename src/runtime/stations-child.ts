@@ -1,7 +1,7 @@
 import type { AdapterConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
-import { Supervisor, type ChildHandle, type ChildSpec, type SupervisorEscalation } from '../actors/supervisor.js';
+import { Supervisor, type ChildHandle, type ChildSpec, type SupervisionReport, type SupervisorEscalation } from '../actors/supervisor.js';
 import { StationActor, type StationActorDependencies } from '../actors/station.js';
 import type { StationRegistry } from '../actors/station-registry.js';
 import type { SupervisorPolicy, ChildRecord } from '../machines/supervisor.js';
@@ -40,6 +40,8 @@ export function stationsChild(options: {
   policy?: Partial<SupervisorPolicy>;
   dependencyOverrides?: StationDependencyOverrides;
   onEscalation?: (error: SupervisorEscalation) => void;
+  /** Called with each restart and escalation of the stations supervisor. */
+  onSupervisionReport?: (report: SupervisionReport) => void;
 }): StationsChild {
   const logger = options.logger.child({ component: 'station' });
   const queues = new Map(
@@ -82,7 +84,13 @@ export function stationsChild(options: {
   return {
     id: 'stations',
     async start(): Promise<ChildHandle> {
-      const supervisor = new Supervisor({ id: 'stations', logger: options.logger, policy: options.policy, children: options.config.stations.map(stationSpec) });
+      const supervisor = new Supervisor({
+        id: 'stations',
+        logger: options.logger,
+        policy: options.policy,
+        children: options.config.stations.map(stationSpec),
+        onReport: options.onSupervisionReport,
+      });
       current = supervisor;
       if (options.onEscalation) supervisor.onEscalation(options.onEscalation);
       await supervisor.start();

@@ -203,6 +203,15 @@ describe('PostgreSQL down at start, fresh database', () => {
 
     // The first administrator was created on the late connection.
     await expect(login(adapter.baseUrl)).resolves.toMatch(/\./);
+
+    // One audit row sums up the outage; the connection attempts are not audited one by one.
+    const outage = await waitUntil(
+      () => psql(url, "SELECT (details->>'began_with') || '|' || (details->>'failed_attempts') FROM compliance_audit_log WHERE event_type = 'DATABASE_OUTAGE_ENDED'"),
+      (output) => output !== '',
+      5000,
+    );
+    expect(outage).toBe(`start|${String(reconnected?.failed_attempts)}`);
+    expect(await psql(url, "SELECT count(*) FROM compliance_audit_log WHERE event_type LIKE 'SUPERVISOR_%'")).toBe('0');
   });
 });
 

@@ -124,6 +124,7 @@ describe('database connector', () => {
     await vi.waitFor(() => expect(connections).toHaveLength(1), { timeout: 2000, interval: 10 });
 
     const outage = connections[0]!.outage!;
+    expect(outage.beganWith).toBe('start');
     expect(outage.failedAttempts).toBe(2);
     expect(outage.lastError).toBe('connect ECONNREFUSED 10.0.0.5:5432');
     expect(outage.since.getTime()).toBeGreaterThanOrEqual(startedAt - 50);
@@ -182,7 +183,7 @@ describe('database connector', () => {
 
     expect(opened[0]!.closed).toBe(true);
     expect(connections[1]!.database).toBe(opened[1]);
-    expect(connections[1]!.outage).toMatchObject({ failedAttempts: 0, lastError: 'the PostgreSQL LISTEN connection closed' });
+    expect(connections[1]!.outage).toMatchObject({ beganWith: 'connection_lost', failedAttempts: 0, lastError: 'the PostgreSQL LISTEN connection closed' });
     expect(logLines.some((line) => String(line.msg).includes(`connection to ${TARGET} lost`))).toBe(true);
   });
 
