@@ -9,6 +9,10 @@ export const ERROR_CODES = {
   CERTIFICATE_INVALID: { status: 500 },
   DATA_DIR_LOCKED: { status: 500 },
   DATABASE_UNAVAILABLE: { status: 503 },
+  /** PostgreSQL rejected the login, the database name, a privilege or the TLS settings. */
+  DATABASE_REJECTED: { status: 500 },
+  /** The embedded database (PGlite) in the data directory cannot be opened or prepared. */
+  EMBEDDED_DATABASE_FAILED: { status: 500 },
   MIGRATION_FAILED: { status: 500 },
   VALIDATION_FAILED: { status: 400 },
   MALFORMED_REQUEST: { status: 400 },

@@ -4,8 +4,9 @@ import { createLogger, type AdapterLogger } from './log.js';
 import { Adapter, VERSION } from './runtime/adapter.js';
 
 /**
- * Entry point of `npm start`. Start-up problems an operator must fix (configuration, ports) end
- * the process with exit code 1 and one line on stderr that names what to change.
+ * Entry point of `npm start`. Start-up problems an operator must fix (configuration, ports,
+ * database settings) end the process with exit code 1 and one line on stderr that names what to
+ * change. An unreachable PostgreSQL is not one of them: the adapter runs and keeps retrying.
  */
 async function main(): Promise<void> {
   let config: AdapterConfig;

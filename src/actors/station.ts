@@ -194,6 +194,9 @@ export class StationActor {
 
   private async readStoredState(): Promise<void> {
     const database = this.requireDatabase('restore the emergency-stop state');
+    // A command pending now may commit while the reads below run, after the stop state was read.
+    // It then shows in neither the stored state nor the queue, so the state it implies is kept.
+    const pendingBeforeRead = this.queue.impliedStopState();
     const stored = await readStopState(database, this.stationId);
     const overrides = await readActiveOverrides(database, this.stationId, this.dependencies.now());
     this.overrides.clear();
@@ -201,7 +204,7 @@ export class StationActor {
     await this.readPlans();
     if (this.state !== 'restoring' || this.halted) return;
 
-    const pending = this.queue.impliedStopState();
+    const pending = this.queue.impliedStopState() ?? pendingBeforeRead;
     const state = pending ?? stored;
     this.machine.send({ type: 'RESTORED', state });
     this.logger.info({ stored_state: stored, pending_state: pending, state: this.state, overrides: overrides.length }, 'emergency-stop state restored from database');
@@ -423,6 +426,8 @@ export class StationActor {
       // A restore that failed at start, or while the database was away, is retried here.
       if (this.dependencies.getDatabase()) {
         this.restore().catch((error: unknown) => this.logger.error({ err: error }, 'restoring the station state failed; the stop image stays and the next heartbeat retries'));
+      } else {
+        this.setDatabaseUnreachable(true);
       }
     } else {
       void this.refreshPlans();
@@ -440,18 +445,22 @@ export class StationActor {
     this.lastComputedMs = monotonicMs;
 
     this.expireOverrides(wall);
-    this.setWatchdog(
-      evaluateWatchdog({
+    // A restoring station publishes the stop image whatever the watchdog decides, so a database
+    // outage before its first read is no failsafe episode and is not audited as one.
+    if (state !== 'restoring') {
+      this.setWatchdog(
+        evaluateWatchdog({
         monotonicMs,
         databaseUnreachable: this.databaseUnreachable,
         lastDatabaseContactMs: this.lastDatabaseContactMs,
         databaseGraceMs: this.dependencies.databaseGraceMs,
         wallMs: wall.getTime(),
         lastPlanWriteMs: this.lastPlanWriteMs,
-        planStalenessMs: this.dependencies.planStalenessMs,
-      }),
-      wall,
-    );
+          planStalenessMs: this.dependencies.planStalenessMs,
+        }),
+        wall,
+      );
+    }
     if (state === 'recovering' && this.watchdog === 'database_unreachable') {
       // Recovery requires a reachable database; losing it is a fault that latches a new stop.
       this.fault('database unreachable past the grace period during recovery');

@@ -19,12 +19,6 @@ export interface ChildSpec {
   start(): Promise<ChildHandle>;
   /** How long `stop` may take before the supervisor stops waiting for it, in ms. Default 5000. */
   shutdownTimeoutMs?: number;
-  /**
-   * When true, failures after the child's first successful start never count toward escalation:
-   * it is restarted with backoff for as long as it takes. For the database, whose outage the
-   * stations already handle (failsafe, queued stop writes), so that SCADA keeps being served.
-   */
-  restartWithoutLimit?: boolean;
 }
 
 export const DEFAULT_POLICY: SupervisorPolicy = {
@@ -35,11 +29,23 @@ export const DEFAULT_POLICY: SupervisorPolicy = {
 };
 
 /** Error codes that a restart cannot fix; the supervisor escalates them at once instead of retrying. */
-const PERMANENT_ERRORS: ReadonlySet<ErrorCode> = new Set(['LISTEN_FAILED', 'DATA_DIR_LOCKED', 'CONFIG_INVALID', 'MIGRATION_FAILED']);
+const PERMANENT_ERRORS: ReadonlySet<ErrorCode> = new Set([
+  'LISTEN_FAILED',
+  'DATA_DIR_LOCKED',
+  'CONFIG_INVALID',
+  'MIGRATION_FAILED',
+  'DATABASE_REJECTED',
+  'EMBEDDED_DATABASE_FAILED',
+]);
 
 function isPermanent(error: unknown): boolean {
   return isAdapterError(error) && PERMANENT_ERRORS.has(error.code);
 }
+
+/** A restart or an escalation, as the supervisor logs it, for the audit log. */
+export type SupervisionReport =
+  | { kind: 'restart'; supervisorId: string; childId: string; restarts: number; delayMs: number; reason: string; at: Date }
+  | { kind: 'escalation'; supervisorId: string; childId: string; failures: number; reason: string; at: Date };
 
 export class SupervisorEscalation extends Error {
   constructor(
@@ -68,11 +74,17 @@ export class Supervisor {
   private readonly escalationListeners = new Set<(error: SupervisorEscalation) => void>();
   /** Callers of `start` waiting for a child's first successful start. */
   private readonly startWaiters = new Map<string, { resolve: () => void; reject: (error: Error) => void }>();
-  private readonly everStarted = new Set<string>();
   private stopping = false;
   private escalation: SupervisorEscalation | undefined;
 
-  constructor(options: { id: string; children: ChildSpec[]; logger: AdapterLogger; policy?: Partial<SupervisorPolicy> }) {
+  constructor(options: {
+    id: string;
+    children: ChildSpec[];
+    logger: AdapterLogger;
+    policy?: Partial<SupervisorPolicy>;
+    /** Called with each restart and escalation after it is logged. */
+    onReport?: (report: SupervisionReport) => void;
+  }) {
     this.id = options.id;
     this.specs = options.children;
     this.logger = options.logger.child({ component: 'supervisor', supervisor: options.id });
@@ -83,6 +95,7 @@ export class Supervisor {
         { child: event.childId, restarts: event.restarts, delay_ms: event.delayMs, reason: event.reason },
         `restarting child ${event.childId} in ${event.delayMs} ms`,
       );
+      options.onReport?.({ kind: 'restart', supervisorId: this.id, childId: event.childId, restarts: event.restarts, delayMs: event.delayMs, reason: event.reason, at: new Date() });
       const timer = setTimeout(() => {
         this.restartTimers.delete(event.childId);
         void this.startChild(event.childId);
@@ -92,6 +105,7 @@ export class Supervisor {
     this.machine.on('escalated', (event) => {
       this.escalation = new SupervisorEscalation(this.id, event.childId, event.reason);
       this.logger.critical({ child: event.childId, failures: event.failures, reason: event.reason }, 'restart intensity exceeded; escalating');
+      options.onReport?.({ kind: 'escalation', supervisorId: this.id, childId: event.childId, failures: event.failures, reason: event.reason, at: new Date() });
       this.rejectStartWaiters(this.escalation);
       for (const listener of this.escalationListeners) listener(this.escalation);
     });
@@ -177,7 +191,6 @@ export class Supervisor {
       void this.stopHandle(spec, handle);
       this.reportFailure(childId, error);
     });
-    this.everStarted.add(childId);
     this.machine.send({ type: 'CHILD_STARTED', childId, at: Date.now() });
     this.logger.info({ child: childId, generation }, `child ${childId} running`);
     this.startWaiters.get(childId)?.resolve();
@@ -187,9 +200,7 @@ export class Supervisor {
   private reportFailure(childId: string, error: unknown): void {
     if (this.stopping || this.machine.getSnapshot().status !== 'active') return;
     const reason = error instanceof Error ? error.message : String(error);
-    const spec = this.specs.find((candidate) => candidate.id === childId);
-    const withoutLimit = spec?.restartWithoutLimit === true && this.everStarted.has(childId);
-    this.machine.send({ type: 'CHILD_FAILED', childId, reason, at: Date.now(), permanent: isPermanent(error), withoutLimit });
+    this.machine.send({ type: 'CHILD_FAILED', childId, reason, at: Date.now(), permanent: isPermanent(error) });
   }
 
   private async stopHandle(spec: ChildSpec, handle: ChildHandle): Promise<void> {

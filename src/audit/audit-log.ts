@@ -43,6 +43,12 @@ export type AuditEventType =
   | 'OPCUA_CERTIFICATE_REJECTED'
   | 'ADAPTER_STARTED'
   | 'ADAPTER_STOPPED'
+  /** A supervisor scheduled the restart of a failed child. */
+  | 'SUPERVISOR_RESTART'
+  /** A supervisor gave up on a child and escalated to its parent; from the root, the adapter stops. */
+  | 'SUPERVISOR_ESCALATION'
+  /** The database is connected again; one row for the whole outage, not one per attempt. */
+  | 'DATABASE_OUTAGE_ENDED'
   /** A Modbus client wrote to a read-only or unmapped address, or tried to clear a stop by coil. */
   | 'MODBUS_WRITE_REJECTED';
 

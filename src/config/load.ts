@@ -71,7 +71,7 @@ export function loadConfig(environment: Environment = process.env): AdapterConfi
   return {
     source,
     isDemo: configured === undefined,
-    databaseUrl: nonEmpty(environment.DATABASE_URL),
+    databaseUrl: databaseUrlFromEnvironment(environment),
     dataDir: resolve(nonEmpty(environment.CALEJO_DATA_DIR) ?? './data'),
     bindAddress: nonEmpty(environment.BIND_ADDRESS) ?? file.bind_address,
     httpPort: portFromEnvironment(environment, 'HTTP_PORT') ?? file.http.port,
@@ -179,6 +179,47 @@ function formatPath(path: PropertyKey[]): string {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/** Schemes that node-postgres reads as a PostgreSQL connection string. */
+const DATABASE_URL_SCHEMES: ReadonlySet<string> = new Set(['postgres:', 'postgresql:', 'socket:']);
+
+/**
+ * Checks the form of DATABASE_URL at start. The database child retries an unreachable server
+ * without limit, and a malformed value would never connect. The message hides the user
+ * information and any password parameter.
+ */
+function databaseUrlFromEnvironment(environment: Environment): string | undefined {
+  const raw = nonEmpty(environment.DATABASE_URL);
+  // node-postgres reads a leading slash as a socket directory followed by the database name.
+  if (raw === undefined || raw.startsWith('/')) return raw;
+  const fix = 'set it to postgres://USER:PASSWORD@HOST:5432/DATABASE, or unset it to use the embedded database';
+  let url: URL;
+  try {
+    // An empty host, as in postgres://user@/calejo?host=/run/postgresql, is valid for node-postgres but not for URL.
+    url = new URL(raw.replace('@/', '@placeholder/'));
+  } catch {
+    throw new AdapterError('CONFIG_INVALID', `invalid DATABASE_URL "${hideCredentials(raw)}": not a URL; ${fix}`);
+  }
+  if (!DATABASE_URL_SCHEMES.has(url.protocol)) {
+    throw new AdapterError('CONFIG_INVALID', `invalid DATABASE_URL "${hideCredentials(raw)}": scheme "${url.protocol}" is not postgres:; ${fix}`);
+  }
+  return raw;
+}
+
+/**
+ * Replaces the user information before the last "@" (from "//", or from the start when the value
+ * has no "//") and the value of a password parameter with ***.
+ */
+function hideCredentials(connectionString: string): string {
+  let masked = connectionString;
+  const at = masked.lastIndexOf('@');
+  if (at >= 0) {
+    const slashes = masked.indexOf('//');
+    const start = slashes >= 0 && slashes < at ? slashes + 2 : 0;
+    masked = `${masked.slice(0, start)}***${masked.slice(at)}`;
+  }
+  return masked.replace(/([?&]password=)[^&#]*/gi, '$1***');
 }
 
 function portFromEnvironment(environment: Environment, name: string): number | undefined {

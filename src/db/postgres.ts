@@ -1,12 +1,15 @@
 import pg from 'pg';
 import type { Database, QueryResult, Queryable } from './database.js';
 
+/** Time allowed for a connection to open, log in and become ready; a host that does not respond fails after it. */
+const CONNECTION_TIMEOUT_MS = 5000;
+
 /** Connects node-postgres. Timestamps come back as Date and double precision as number. */
 export async function openPostgres(connectionString: string, options: { poolSize?: number } = {}): Promise<Database> {
   const pool = new pg.Pool({
     connectionString,
     max: options.poolSize ?? 10,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,
     // A server that stops responding without closing the connection would otherwise keep a pooled
     // client forever. After this time the query fails and the client is discarded.
     query_timeout: 30_000,
@@ -26,7 +29,7 @@ export async function openPostgres(connectionString: string, options: { poolSize
   });
   probe.release();
 
-  const listener = new pg.Client({ connectionString, application_name: 'calejo-control-adapter-listen' });
+  const listener = new pg.Client({ connectionString, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS, application_name: 'calejo-control-adapter-listen' });
   let closing = false;
   listener.on('error', (error) => {
     if (!closing) reportLost(error);
@@ -34,7 +37,13 @@ export async function openPostgres(connectionString: string, options: { poolSize
   listener.on('end', () => {
     if (!closing) reportLost(new Error('the PostgreSQL LISTEN connection closed'));
   });
-  await listener.connect();
+  try {
+    await listener.connect();
+  } catch (error) {
+    closing = true;
+    await pool.end().catch(() => undefined); // the connect error is the one to report
+    throw error;
+  }
   const channelHandlers = new Map<string, Set<(payload: string) => void>>();
   listener.on('notification', (message) => {
     channelHandlers.get(message.channel)?.forEach((handler) => handler(message.payload ?? ''));

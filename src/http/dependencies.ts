@@ -24,7 +24,16 @@ export interface RuntimeDescription {
   startedAt: Date;
   supervisor: { status: string; children: Record<string, { status: string; restarts: number; lastError: string | null }> };
   protocols: Record<string, { listening: boolean; address: string | null; port: number | null; connections: number }>;
-  database: { kind: string; description: string } | null;
+  /** Location of the database and, while it is not connected, the failed attempts and the last error. */
+  database: {
+    kind: string;
+    description: string;
+    connected: boolean;
+    failedAttempts: number;
+    lastError: string | null;
+    downSince: Date | null;
+    nextAttemptAt: Date | null;
+  };
   /** Recent escalations of supervisors below the root, oldest first. */
   escalations?: Array<{ supervisor: string; child: string; reason: string; at: Date }>;
 }

@@ -38,8 +38,7 @@ export type SupervisorEvent =
   | { type: 'CHILD_STARTING'; childId: string }
   | { type: 'CHILD_STARTED'; childId: string; at?: number }
   /** `permanent` marks a failure that a restart cannot fix, such as a port that needs root. */
-  /** `withoutLimit` keeps the failure from counting toward the intensity limit. */
-  | { type: 'CHILD_FAILED'; childId: string; reason: string; at: number; permanent?: boolean; withoutLimit?: boolean }
+  | { type: 'CHILD_FAILED'; childId: string; reason: string; at: number; permanent?: boolean }
   | { type: 'STOP' };
 
 export type SupervisorEmitted =
@@ -76,7 +75,7 @@ export const supervisorMachine = setup({
   guards: {
     restartWillNotHelp: ({ context, event }) =>
       event.type === 'CHILD_FAILED' &&
-      (event.permanent === true || (event.withoutLimit !== true && recentFailures(context, event.at).length > context.policy.intensity)),
+      (event.permanent === true || recentFailures(context, event.at).length > context.policy.intensity),
   },
 }).createMachine({
   id: 'supervisor',

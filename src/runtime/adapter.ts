@@ -5,6 +5,8 @@ import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { Supervisor, type SupervisorEscalation } from '../actors/supervisor.js';
+import { BufferedAuditWriter } from '../audit/buffered-audit-writer.js';
+import { databaseOutageAuditEvent, supervisionAuditEvent } from '../audit/system-audit-events.js';
 import { StationRegistry } from '../actors/station-registry.js';
 import { RegisterImage } from '../modbus/register-image.js';
 import { registerMapDefinition } from '../modbus/register-map-config.js';
@@ -16,7 +18,7 @@ import { readOrCreateSecretFile } from '../auth/local-secret.js';
 import type { SupervisorPolicy } from '../machines/supervisor.js';
 import { collectProcessMetrics, metricsRegistry } from '../metrics/registry.js';
 import { registerStationMetrics } from '../metrics/station-metrics.js';
-import { databaseChild } from './database-child.js';
+import { databaseChild, type DatabaseChild } from './database-child.js';
 import { stationsChild, type StationDependencyOverrides, type StationsChild } from './stations-child.js';
 import { AlertEvents } from '../station/alert-events.js';
 import { protocolsChild, type ProtocolStatus } from './protocols-child.js';
@@ -45,7 +47,8 @@ export const VERSION = (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json
 
 /**
  * The whole adapter: the root supervisor with its children database, stations, protocols and
- * http, started in that order, and the state they share.
+ * http, started in that order, and the state they share. The database child counts as running
+ * while it still retries an unreachable PostgreSQL, so the others start during an outage.
  */
 export class Adapter {
   readonly stations = new StationRegistry();
@@ -54,6 +57,9 @@ export class Adapter {
   readonly alerts: AlertEvents;
   readonly supervisor: Supervisor;
   private readonly stationsSpec: StationsChild;
+  private readonly databaseSpec: DatabaseChild;
+  /** Audit rows of supervisor restarts, escalations and database outages, kept while the database is down. */
+  private readonly systemAudit: BufferedAuditWriter;
   private readonly escalations: EscalationRecord[] = [];
   readonly startedAt = new Date();
   private database: Database | null = null;
@@ -86,6 +92,7 @@ export class Adapter {
     registerStationMetrics(metricsRegistry, this.stations);
 
     const getDatabase = () => this.database;
+    this.systemAudit = new BufferedAuditWriter({ getDatabase, logger: logger.child({ component: 'audit' }) });
     const jwtSecret = config.jwtSecret ?? readOrCreateSecretFile(join(config.dataDir, 'jwt-secret')).value;
     // One service for every surface that takes a password, so lockout counts are shared.
     const credentials = new CredentialService({ getDatabase, logger: logger.child({ component: 'auth' }), policy: config.security });
@@ -97,24 +104,34 @@ export class Adapter {
       alerts: this.alerts,
       policy: options.stationPolicy,
       dependencyOverrides: options.stationDependencies,
+      // Each child of the stations supervisor is one station's actor, named by the station id.
+      onSupervisionReport: (report) => this.systemAudit.record(supervisionAuditEvent(report, { stationId: report.childId })),
       onEscalation: (error) => {
         this.escalations.push({ supervisor: error.supervisorId, child: error.childId, reason: error.message, at: new Date() });
         this.escalations.splice(0, Math.max(0, this.escalations.length - KEPT_ESCALATIONS));
       },
     });
 
+    this.databaseSpec = databaseChild({
+      config,
+      logger,
+      stations: this.stations,
+      setDatabase: (database) => (this.database = database),
+      onConnected: (_database, outage) => {
+        if (outage) this.systemAudit.record(databaseOutageAuditEvent(outage, this.databaseSpec.describe().description));
+        void this.systemAudit.writeBacklog();
+        this.stationsSpec.retryQueuedWrites();
+      },
+      onIdentityChanged: () => credentials.identitiesChanged(),
+    });
+
     this.supervisor = new Supervisor({
       id: 'root',
       logger,
       policy: options.policy,
+      onReport: (report) => this.systemAudit.record(supervisionAuditEvent(report, { root: true })),
       children: [
-        databaseChild({
-          config,
-          logger,
-          stations: this.stations,
-          setDatabase: (database) => (this.database = database),
-          onIdentityChanged: () => credentials.identitiesChanged(),
-        }),
+        this.databaseSpec,
         this.stationsSpec,
         protocolsChild({
           config,
@@ -147,7 +164,7 @@ export class Adapter {
               supervisor: this.describeSupervision(),
               escalations: [...this.escalations],
               protocols: { ...this.protocolStatus },
-              database: this.database ? { kind: this.database.kind, description: this.database.description } : null,
+              database: this.databaseSpec.describe(),
             }),
           },
         }),
@@ -170,6 +187,8 @@ export class Adapter {
   }
 
   async stop(): Promise<void> {
+    // Before the database child closes the connection, so an escalation that stops the adapter is recorded.
+    await this.systemAudit.flush(2000);
     await this.supervisor.stop();
     await this.mapper.close();
     await this.stationsSpec.closeQueues(5000);

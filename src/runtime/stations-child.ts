@@ -1,7 +1,7 @@
 import type { AdapterConfig } from '../config/load.js';
 import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
-import { Supervisor, type ChildHandle, type ChildSpec, type SupervisorEscalation } from '../actors/supervisor.js';
+import { Supervisor, type ChildHandle, type ChildSpec, type SupervisionReport, type SupervisorEscalation } from '../actors/supervisor.js';
 import { StationActor, type StationActorDependencies } from '../actors/station.js';
 import type { StationRegistry } from '../actors/station-registry.js';
 import type { SupervisorPolicy, ChildRecord } from '../machines/supervisor.js';
@@ -18,6 +18,8 @@ export interface StationsChild extends ChildSpec {
   describe(): { status: string; children: Record<string, ChildRecord> } | null;
   /** Waits up to `timeoutMs` for every station's queued writes, then stops retrying them. */
   closeQueues(timeoutMs: number): Promise<void>;
+  /** Retries every station's queued writes at once, as after the database has returned. */
+  retryQueuedWrites(): void;
 }
 
 /**
@@ -38,6 +40,8 @@ export function stationsChild(options: {
   policy?: Partial<SupervisorPolicy>;
   dependencyOverrides?: StationDependencyOverrides;
   onEscalation?: (error: SupervisorEscalation) => void;
+  /** Called with each restart and escalation of the stations supervisor. */
+  onSupervisionReport?: (report: SupervisionReport) => void;
 }): StationsChild {
   const logger = options.logger.child({ component: 'station' });
   const queues = new Map(
@@ -80,7 +84,13 @@ export function stationsChild(options: {
   return {
     id: 'stations',
     async start(): Promise<ChildHandle> {
-      const supervisor = new Supervisor({ id: 'stations', logger: options.logger, policy: options.policy, children: options.config.stations.map(stationSpec) });
+      const supervisor = new Supervisor({
+        id: 'stations',
+        logger: options.logger,
+        policy: options.policy,
+        children: options.config.stations.map(stationSpec),
+        onReport: options.onSupervisionReport,
+      });
       current = supervisor;
       if (options.onEscalation) supervisor.onEscalation(options.onEscalation);
       await supervisor.start();
@@ -94,6 +104,9 @@ export function stationsChild(options: {
     },
     describe() {
       return current?.describe() ?? null;
+    },
+    retryQueuedWrites() {
+      for (const queue of queues.values()) queue.retryNow();
     },
     async closeQueues(timeoutMs) {
       await Promise.all([...queues.values()].map((queue) => queue.drain(timeoutMs)));

@@ -89,6 +89,11 @@ export class PersistenceQueue {
     return committed;
   }
 
+  /** Ends the wait before the next retry, so that writes queued during an outage go out as soon as it ends. */
+  retryNow(): void {
+    this.wakeRetry?.();
+  }
+
   /** Waits up to `timeoutMs` for the queue to empty and keeps retrying afterwards; returns what is left. */
   async flush(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;

@@ -122,4 +122,49 @@ describe('station actor that keeps throwing', () => {
     expect(healthAfter.status).toBe(200);
     expect(healthAfter.body.status).toBe('degraded');
   });
+
+  it('audits each restart and escalation', async () => {
+    interface SupervisionRow {
+      event_type: string;
+      severity: string;
+      station_id: string | null;
+      details: { supervisor: string; child: string; restarts?: number; delay_ms?: number; failures?: number; reason: string };
+    }
+    const readRows = async () =>
+      (
+        await running
+          .database()
+          .query<SupervisionRow>(
+            `SELECT event_type, severity, station_id, details FROM compliance_audit_log WHERE event_type IN ('SUPERVISOR_RESTART', 'SUPERVISOR_ESCALATION') ORDER BY id`,
+          )
+      ).rows;
+    const rows = await waitUntil(readRows, (each) => each.some((row) => row.details.supervisor === 'root'), 5000);
+
+    // Restarts of s1 by the stations supervisor, from both tests above.
+    const stationRestarts = rows.filter((row) => row.event_type === 'SUPERVISOR_RESTART' && row.details.supervisor === 'stations');
+    expect(stationRestarts.length).toBeGreaterThanOrEqual(3);
+    for (const row of stationRestarts) {
+      expect(row.severity).toBe('MEDIUM');
+      expect(row.station_id).toBe('s1');
+      expect(row.details.child).toBe('s1');
+      expect(row.details.reason).toContain('clock fault injected');
+      expect(row.details.delay_ms).toBe(Math.min(800, 100 * 2 ** (row.details.restarts! - 1)));
+    }
+
+    const escalations = rows.filter((row) => row.event_type === 'SUPERVISOR_ESCALATION');
+    expect(escalations).toHaveLength(1);
+    expect(escalations[0]).toMatchObject({ severity: 'HIGH', station_id: 's1', details: { supervisor: 'stations', child: 's1' } });
+    expect(escalations[0]!.details.failures).toBeGreaterThan(STATION_POLICY.intensity);
+    expect(escalations[0]!.details.reason).toContain('clock fault injected');
+
+    // The root restarted the stations subtree once, after the escalation.
+    const rootRows = rows.filter((row) => row.details.supervisor === 'root');
+    expect(rootRows).toHaveLength(1);
+    expect(rootRows[0]).toMatchObject({ event_type: 'SUPERVISOR_RESTART', severity: 'MEDIUM', station_id: null, details: { child: 'stations', restarts: 1, delay_ms: 300 } });
+    expect(rootRows[0]!.details.reason).toContain('gave up on child s1');
+    expect(rows.indexOf(escalations[0]!)).toBeLessThan(rows.indexOf(rootRows[0]!));
+
+    // s2 never failed.
+    expect(rows.some((row) => row.station_id === 's2')).toBe(false);
+  });
 });

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { DEMO_CONFIG_PATH, loadConfig, parseConfigText } from '../../src/config/load.js';
-import { AdapterError } from '../../src/errors.js';
+import { AdapterError, isAdapterError } from '../../src/errors.js';
 
 const SOURCE = 'site.yaml';
 
@@ -495,6 +495,35 @@ describe('environment overrides', () => {
     const url = 'postgres://calejo@127.0.0.1:5432/calejo';
     const config = loadConfig({ CALEJO_CONFIG: path, DATABASE_URL: url });
     expect(config.databaseUrl).toBe(url);
+  });
+
+  it.each([
+    'postgres://user@/calejo?host=/run/postgresql',
+    'postgresql://user:p%40ss@db.example:5432/calejo?sslmode=verify-full',
+    'postgres://user@my_db:5432/calejo',
+    '/run/postgresql calejo',
+  ])('accepts DATABASE_URL %s', (url) => {
+    expect(loadConfig({ CALEJO_CONFIG: path, DATABASE_URL: url }).databaseUrl).toBe(url);
+  });
+
+  it.each([
+    ['postgres://calejo:hunter2@db:99999/calejo', 'not a URL'],
+    ['calejo:hunter2@db:5432/calejo', 'scheme "calejo:" is not postgres:'],
+    ['http://calejo:hunter2@db/calejo', 'scheme "http:" is not postgres:'],
+    ['postgres://db:port/calejo?password=hunter2', 'not a URL'],
+  ])('rejects DATABASE_URL %s', (url, reason) => {
+    let error: unknown;
+    try {
+      loadConfig({ CALEJO_CONFIG: path, DATABASE_URL: url });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isAdapterError(error, 'CONFIG_INVALID')).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain('invalid DATABASE_URL');
+    expect(message).toContain(reason);
+    expect(message).toContain('set it to postgres://USER:PASSWORD@HOST:5432/DATABASE');
+    expect(message).not.toContain('hunter2');
   });
 
   it('ignores blank env values', () => {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Supervisor, SupervisorEscalation, type ChildHandle, type ChildSpec } from '../../src/actors/supervisor.js';
+import { Supervisor, SupervisorEscalation, type ChildHandle, type ChildSpec, type SupervisionReport } from '../../src/actors/supervisor.js';
 import { AdapterError, type ErrorCode } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import type { SupervisorPolicy } from '../../src/machines/supervisor.js';
@@ -298,6 +298,25 @@ describe('running child fails', () => {
     await delay(40);
     expect(child.startCalls).toBe(1);
     expect(child.stopCalls).toBe(1);
+  });
+});
+
+describe('reports', () => {
+  it('reports each restart and escalation', async () => {
+    const reports: SupervisionReport[] = [];
+    const child = new FakeChild('http', []);
+    const supervisor = new Supervisor({ id: 'test', children: [child.spec], logger, policy: { ...POLICY, intensity: 1 }, onReport: (report) => reports.push(report) });
+    supervisors.push(supervisor);
+    await supervisor.start();
+
+    child.fail(new Error('socket closed'));
+    await vi.waitFor(() => expect(child.failureHandlers).toHaveLength(2), { timeout: 1000, interval: 5 });
+    child.fail(new Error('socket closed again'));
+
+    expect(reports).toHaveLength(2);
+    expect(reports[0]).toMatchObject({ kind: 'restart', supervisorId: 'test', childId: 'http', restarts: 1, delayMs: 10, reason: 'socket closed' });
+    expect(reports[1]).toMatchObject({ kind: 'escalation', supervisorId: 'test', childId: 'http', failures: 2, reason: 'socket closed again' });
+    expect(reports[1]!.at.getTime()).toBeGreaterThanOrEqual(reports[0]!.at.getTime());
   });
 });
 

@@ -264,20 +264,3 @@ describe('backoff after a stable run', () => {
     expect(actor.getSnapshot().context.children.db?.restarts).toBe(1);
   });
 });
-
-describe('children restarted without limit', () => {
-  it('never escalates withoutLimit failures', () => {
-    const actor = createActor(supervisorMachine, { input: { policy: { intensity: 1, periodMs: 60_000, backoffInitialMs: 10, backoffMaxMs: 100 } } }).start();
-    for (let at = 0; at < 10; at += 1) {
-      actor.send({ type: 'CHILD_FAILED', childId: 'database', reason: 'connection lost', at, withoutLimit: true });
-    }
-    expect(actor.getSnapshot().value).toBe('supervising');
-    expect(actor.getSnapshot().context.children.database?.restarts).toBe(10);
-  });
-
-  it('still escalates a permanent failure', () => {
-    const actor = createActor(supervisorMachine, { input: { policy: { intensity: 5, periodMs: 60_000, backoffInitialMs: 10, backoffMaxMs: 100 } } }).start();
-    actor.send({ type: 'CHILD_FAILED', childId: 'database', reason: 'bad', at: 0, withoutLimit: true, permanent: true });
-    expect(actor.getSnapshot().value).toBe('escalated');
-  });
-});

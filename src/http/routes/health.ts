@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Router from '@koa/router';
-import type { HttpDependencies } from '../dependencies.js';
+import type { HttpDependencies, RuntimeDescription } from '../dependencies.js';
 import { metricsRegistry } from '../../metrics/registry.js';
 import { buildOpenApiDocument } from '../openapi.js';
 import { withDeadline } from '../../db/with-deadline.js';
@@ -13,9 +13,15 @@ type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
 const PROBE_DEADLINE_MS = 2000;
 
 /** Database round trip with its latency; a failed or slow probe makes the adapter unhealthy. */
-async function probeDatabase(dependencies: HttpDependencies): Promise<{ status: 'up' | 'down'; latency_ms: number | null; error?: string }> {
+async function probeDatabase(
+  dependencies: HttpDependencies,
+  connection: RuntimeDescription['database'],
+): Promise<{ status: 'up' | 'down'; latency_ms: number | null; error?: string }> {
   const database = dependencies.getDatabase();
-  if (!database) return { status: 'down', latency_ms: null, error: 'not connected' };
+  if (!database) {
+    const cause = connection.lastError ? `: ${connection.lastError}` : '';
+    return { status: 'down', latency_ms: null, error: `${connection.description} not connected${cause}` };
+  }
   const started = performance.now();
   try {
     await withDeadline(database.query('SELECT 1'), PROBE_DEADLINE_MS, 'the database probe');
@@ -23,6 +29,17 @@ async function probeDatabase(dependencies: HttpDependencies): Promise<{ status: 
   } catch (error) {
     return { status: 'down', latency_ms: null, error: (error as Error).message };
   }
+}
+
+/** Returns the fields that describe the current database outage, or none while connected. */
+function describeOutage(connection: RuntimeDescription['database']) {
+  if (connection.connected) return {};
+  return {
+    failed_attempts: connection.failedAttempts,
+    last_error: connection.lastError,
+    down_since: connection.downSince?.toISOString() ?? null,
+    next_attempt_at: connection.nextAttemptAt?.toISOString() ?? null,
+  };
 }
 
 /** How long a supervisor escalation below the root keeps the adapter reported as degraded. */
@@ -60,7 +77,7 @@ function stationSummaries(dependencies: HttpDependencies) {
 /** Rates the adapter: unhealthy when it cannot do its job, degraded when a part is restarting or down. */
 async function assess(dependencies: HttpDependencies) {
   const runtime = dependencies.describeRuntime();
-  const database = await probeDatabase(dependencies);
+  const database = await probeDatabase(dependencies, runtime.database);
   const children = Object.values(runtime.supervisor.children);
   const protocolsDown = Object.entries(runtime.protocols)
     .filter(([, protocol]) => !protocol.listening)
@@ -104,7 +121,7 @@ export function registerHealthRoutes(router: Router, dependencies: HttpDependenc
       status,
       version: dependencies.version,
       uptime_seconds: Math.round((Date.now() - runtime.startedAt.getTime()) / 1000),
-      database: { ...database, kind: runtime.database?.kind ?? null, description: runtime.database?.description ?? null },
+      database: { ...database, kind: runtime.database.kind, description: runtime.database.description, ...describeOutage(runtime.database) },
       protocols: runtime.protocols,
       supervisor: {
         status: runtime.supervisor.status,
@@ -139,7 +156,12 @@ export function registerStatusRoute(router: Router, dependencies: HttpDependenci
       version: dependencies.version,
       started_at: runtime.startedAt.toISOString(),
       uptime_seconds: Math.round((Date.now() - runtime.startedAt.getTime()) / 1000),
-      database: runtime.database,
+      database: {
+        kind: runtime.database.kind,
+        description: runtime.database.description,
+        connected: runtime.database.connected,
+        ...describeOutage(runtime.database),
+      },
       supervisor: runtime.supervisor,
       protocols: runtime.protocols,
       stations: stationSummaries(dependencies),
