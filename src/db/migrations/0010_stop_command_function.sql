@@ -3,6 +3,10 @@
 -- row, COMMIT); as one function call it takes one, and the single statement is its own
 -- transaction. The function keeps the episode rules of the emergency_stops table above: one
 -- open episode per station, cleared_at NULL while latched, ended by a resume or a new stop.
+-- A wall clock set back between two commands would stamp a clear before its activation, which
+-- the table's order check rejects, and the write would then block the station's queue for good.
+-- So cleared_at and ended_at are never earlier than the episode's previous time. The audit row
+-- keeps the time the command was accepted.
 CREATE FUNCTION record_stop_command(
   command_kind text,
   command_station_id text,
@@ -32,7 +36,7 @@ BEGIN
       RETURN;
     END IF;
     IF has_episode THEN
-      UPDATE emergency_stops SET ended_at = accepted_at, ended_by = actor_name, end_reason = 'stopped_again'
+      UPDATE emergency_stops SET ended_at = greatest(accepted_at, episode.cleared_at), ended_by = actor_name, end_reason = 'stopped_again'
        WHERE stop_id = episode.stop_id;
     END IF;
     INSERT INTO emergency_stops (station_id, activated_at, activated_by, activation_source, activation_reason)
@@ -42,13 +46,13 @@ BEGIN
     VALUES (accepted_at, 'EMERGENCY_STOP_ACTIVATED', 'CRITICAL', actor_name, actor_role_name, command_source, command_source_address, command_station_id,
             details || jsonb_build_object('stop_id', new_stop_id::text));
   ELSIF command_kind = 'clear' THEN
-    UPDATE emergency_stops SET cleared_at = accepted_at, cleared_by = actor_name, clear_reason = command_reason
+    UPDATE emergency_stops SET cleared_at = greatest(accepted_at, activated_at), cleared_by = actor_name, clear_reason = command_reason
      WHERE station_id = command_station_id AND ended_at IS NULL AND cleared_at IS NULL;
     INSERT INTO compliance_audit_log (timestamp, event_type, severity, actor, actor_role, source, source_address, station_id, details)
     VALUES (accepted_at, 'EMERGENCY_STOP_CLEARED', 'HIGH', actor_name, actor_role_name, command_source, command_source_address, command_station_id,
             details || jsonb_build_object('stop_id', CASE WHEN has_episode THEN episode.stop_id::text END));
   ELSIF command_kind = 'resume' THEN
-    UPDATE emergency_stops SET ended_at = accepted_at, ended_by = actor_name, end_reason = 'resumed'
+    UPDATE emergency_stops SET ended_at = greatest(accepted_at, cleared_at), ended_by = actor_name, end_reason = 'resumed'
      WHERE station_id = command_station_id AND ended_at IS NULL AND cleared_at IS NOT NULL;
     INSERT INTO compliance_audit_log (timestamp, event_type, severity, actor, actor_role, source, source_address, station_id, details)
     VALUES (accepted_at, 'EMERGENCY_STOP_RESUMED', 'HIGH', actor_name, actor_role_name, command_source, command_source_address, command_station_id,
