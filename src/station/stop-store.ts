@@ -43,6 +43,11 @@ export async function readStopState(database: Database, stationId: string): Prom
  * Writes one accepted command and its audit row in one transaction. Commands are written in the
  * order the station machine accepted them, so the stored episode always matches the state the
  * machine was in when the command arrived.
+ *
+ * A wall clock set back between two commands would stamp a clear before its activation, which
+ * the table's order check rejects, and the write would then block the station's queue for good.
+ * So cleared_at and ended_at are never earlier than the episode's previous time. The audit row
+ * keeps the time the command was accepted.
  */
 export async function persistStopCommand(database: Database, command: StopCommandRecord): Promise<void> {
   const { stationId, acceptedAt } = command;
@@ -65,7 +70,7 @@ export async function persistStopCommand(database: Database, command: StopComman
       }
       if (episode) {
         await tx.query(
-          `UPDATE emergency_stops SET ended_at = $2, ended_by = $3, end_reason = 'stopped_again' WHERE stop_id = $1`,
+          `UPDATE emergency_stops SET ended_at = greatest($2, cleared_at), ended_by = $3, end_reason = 'stopped_again' WHERE stop_id = $1`,
           [episode.stop_id, acceptedAt, actorName],
         );
       }
@@ -80,7 +85,7 @@ export async function persistStopCommand(database: Database, command: StopComman
 
     if (command.kind === 'clear') {
       await tx.query(
-        'UPDATE emergency_stops SET cleared_at = $2, cleared_by = $3, clear_reason = $4 WHERE station_id = $1 AND ended_at IS NULL AND cleared_at IS NULL',
+        'UPDATE emergency_stops SET cleared_at = greatest($2, activated_at), cleared_by = $3, clear_reason = $4 WHERE station_id = $1 AND ended_at IS NULL AND cleared_at IS NULL',
         [stationId, acceptedAt, actorName, origin.reason],
       );
       await writeAuditEvent(tx, { ...audit, eventType: 'EMERGENCY_STOP_CLEARED', severity: 'HIGH', details: { ...details, stop_id: episode ? String(episode.stop_id) : null } });
@@ -88,7 +93,7 @@ export async function persistStopCommand(database: Database, command: StopComman
     }
 
     await tx.query(
-      `UPDATE emergency_stops SET ended_at = $2, ended_by = $3, end_reason = 'resumed' WHERE station_id = $1 AND ended_at IS NULL AND cleared_at IS NOT NULL`,
+      `UPDATE emergency_stops SET ended_at = greatest($2, cleared_at), ended_by = $3, end_reason = 'resumed' WHERE station_id = $1 AND ended_at IS NULL AND cleared_at IS NOT NULL`,
       [stationId, acceptedAt, actorName],
     );
     await writeAuditEvent(tx, { ...audit, eventType: 'EMERGENCY_STOP_RESUMED', severity: 'HIGH', details: { ...details, stop_id: episode ? String(episode.stop_id) : null } });
