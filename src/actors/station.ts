@@ -12,7 +12,7 @@ import { PersistenceQueue } from '../station/persistence-queue.js';
 import { AlertEvents } from '../station/alert-events.js';
 import { EpisodeTracker } from '../station/episodes.js';
 import { evaluateWatchdog, type WatchdogReason } from '../station/watchdog.js';
-import { clearStoredOverride, readActiveOverrides, storeOverride, type PumpOverride } from '../station/override-store.js';
+import { clearStoredOverride, readOpenOverrides, storeOverride, type EndedOverride, type PumpOverride } from '../station/override-store.js';
 import { validateOverride, type OverrideRequest } from '../station/override-rules.js';
 import { waitAtMost } from '../station/wait.js';
 
@@ -195,9 +195,7 @@ export class StationActor {
   private async readStoredState(): Promise<void> {
     const database = this.requireDatabase('restore the emergency-stop state');
     const stored = await readStopState(database, this.stationId);
-    const overrides = await readActiveOverrides(database, this.stationId, this.dependencies.now());
-    this.overrides.clear();
-    for (const override of overrides) this.overrides.set(override.pumpId, override);
+    const overrides = this.restoreOverrides(await readOpenOverrides(database, this.stationId));
     await this.readPlans();
     if (this.state !== 'restoring' || this.halted) return;
 
@@ -205,6 +203,26 @@ export class StationActor {
     const state = pending ?? stored;
     this.machine.send({ type: 'RESTORED', state });
     this.logger.info({ stored_state: stored, pending_state: pending, state: this.state, overrides: overrides.length }, 'emergency-stop state restored from database');
+  }
+
+  /**
+   * Applies the stored open overrides that have not run out. One whose end is still queued from an
+   * earlier incarnation is skipped, and one that ran out while no actor watched is ended now, so
+   * that a wall clock set back later cannot bring either back. Returns the applied overrides.
+   */
+  private restoreOverrides(open: PumpOverride[]): PumpOverride[] {
+    const wall = this.dependencies.now();
+    const ending = this.queue.pendingOverrideExpiries();
+    this.overrides.clear();
+    for (const override of open) {
+      if (ending.has(override.overrideId)) continue;
+      if (override.expiresAt.getTime() <= wall.getTime()) {
+        this.endExpiredOverride(override);
+        continue;
+      }
+      this.overrides.set(override.pumpId, override);
+    }
+    return [...this.overrides.values()];
   }
 
   /** Stops timers, switches to the stop image, and waits up to `timeoutMs` for its own queue. */
@@ -309,20 +327,30 @@ export class StationActor {
     return stored;
   }
 
-  /** Ends a pump's manual override; the pump returns to its plan at its rate limit. */
+  /**
+   * Ends a pump's manual override; the pump returns to its plan at its rate limit. An override
+   * that already ran out is not cleared: the call fails with OVERRIDE_NOT_FOUND, and its message gives
+   * the expiry time.
+   */
   async clearOverride(pumpId: string, origin: CommandOrigin): Promise<string> {
     this.requirePump(pumpId);
     const database = this.requireDatabase(`clear the override of pump ${pumpId}`);
-    const ended = await clearStoredOverride(database, { stationId: this.stationId, pumpId, at: this.dependencies.now(), origin });
+    const outcome = await clearStoredOverride(database, { stationId: this.stationId, pumpId, at: this.dependencies.now(), origin });
     this.overrides.delete(pumpId);
     this.guarded(() => this.recompute());
-    if (ended === null) {
-      throw new AdapterError('OVERRIDE_NOT_FOUND', `pump ${pumpId} at station ${this.stationId} has no active override to clear`, {
-        details: { station_id: this.stationId, pump_id: pumpId },
+    if (!outcome.cleared) {
+      throw new AdapterError('OVERRIDE_NOT_FOUND', `pump ${pumpId} at station ${this.stationId} has no active override to clear${describeLastOverride(outcome.lastEnded)}`, {
+        details: {
+          station_id: this.stationId,
+          pump_id: pumpId,
+          last_override: outcome.lastEnded
+            ? { override_id: outcome.lastEnded.overrideId, end_reason: outcome.lastEnded.endReason, ended_at: outcome.lastEnded.endedAt.toISOString() }
+            : null,
+        },
       });
     }
-    this.logger.info({ pump_id: pumpId, override_id: ended, actor: origin.actor }, 'manual override cleared');
-    return ended;
+    this.logger.info({ pump_id: pumpId, override_id: outcome.overrideId, actor: origin.actor }, 'manual override cleared');
+    return outcome.overrideId;
   }
 
   /** Re-reads the active plan rows. Concurrent calls coalesce into at most one extra read. */
@@ -494,22 +522,28 @@ export class StationActor {
     }
   }
 
-  // NOTE: an expired override's row stays open in pump_overrides. After a restart with the wall
-  // clock set back before its expiry, the override applies again until that time.
+  /**
+   * Drops the overrides that ran out and queues the end of their rows. Once dropped, an override
+   * stays gone even if the wall clock is set back before its expiry.
+   */
   private expireOverrides(wall: Date): void {
     for (const override of this.overrides.values()) {
       if (override.expiresAt.getTime() > wall.getTime()) continue;
       this.overrides.delete(override.pumpId);
       this.logger.info({ pump_id: override.pumpId, override_id: override.overrideId }, 'manual override expired; the pump returns to its plan at its rate limit');
-      void this.queue.enqueueAudit({
-        eventType: 'OVERRIDE_EXPIRED',
-        severity: 'LOW',
-        source: 'system',
-        stationId: this.stationId,
-        occurredAt: override.expiresAt,
-        details: { pump_id: override.pumpId, override_id: override.overrideId, value: override.value },
-      });
+      this.endExpiredOverride(override);
     }
+  }
+
+  /** Queues the end of an override's row as expired, with its OVERRIDE_EXPIRED audit row. */
+  private endExpiredOverride(override: PumpOverride): void {
+    void this.queue.enqueueOverrideExpiry({
+      stationId: this.stationId,
+      pumpId: override.pumpId,
+      overrideId: override.overrideId,
+      value: override.value,
+      expiresAt: override.expiresAt,
+    });
   }
 
   /** Moves the station to stopped after a fault and stores that stop like any other. */
@@ -703,4 +737,11 @@ export class StationActor {
     }
     return database;
   }
+}
+
+/** Describes why a clear found nothing: the pump's last override and how it ended, or nothing. */
+function describeLastOverride(last: EndedOverride | null): string {
+  if (!last) return '';
+  const ending = last.endReason === 'expired' ? 'expired' : `was ${last.endReason}`;
+  return `; its last override ${last.overrideId} ${ending} at ${last.endedAt.toISOString()}`;
 }

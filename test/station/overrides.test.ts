@@ -152,5 +152,18 @@ describe('manual overrides over REST', () => {
       5000,
     );
     expect(audit.rowCount).toBe(1);
+    const overrideId = String((response.body.override as { override_id: string }).override_id);
+    const stored = await waitUntil(
+      () => running.database().query<{ end_reason: string | null }>('SELECT end_reason FROM pump_overrides WHERE override_id = $1', [overrideId]),
+      (result) => result.rows[0]?.end_reason === 'expired',
+      5000,
+    );
+    expect(stored.rows[0]!.end_reason).toBe('expired');
+
+    const cleared = await running.request('DELETE', OVERRIDE_PATH);
+    expect(cleared.status).toBe(404);
+    expect(cleared.body.title).toBe('OVERRIDE_NOT_FOUND');
+    expect(String(cleared.body.detail)).toContain(`override ${overrideId} expired at`);
+    expect(cleared.body.last_override).toMatchObject({ override_id: overrideId, end_reason: 'expired' });
   });
 });
