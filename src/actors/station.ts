@@ -4,14 +4,16 @@ import { AdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
 import { emergencyStopMachine, type EmergencyStopState } from '../machines/emergency-stop.js';
 import type { AdapterConfig } from '../config/load.js';
-import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode, type PumpOutput } from '../station/pipeline.js';
+import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode } from '../station/pipeline.js';
 import { readPlanState, type PlanState } from '../station/plan-store.js';
 import type { StationSnapshot } from '../station/snapshot.js';
 import { readStopState, type CommandOrigin, type StopCommandKind } from '../station/stop-store.js';
 import { PersistenceQueue } from '../station/persistence-queue.js';
 import { AlertEvents } from '../station/alert-events.js';
-import { EpisodeTracker } from '../station/episodes.js';
-import { evaluateWatchdog, type WatchdogReason } from '../station/watchdog.js';
+import { evaluatePumpEpisodeConditions } from '../station/episode-conditions.js';
+import { EpisodeRecorder } from '../station/episode-recorder.js';
+import { readOpenEpisodes } from '../station/episode-store.js';
+import { evaluateWatchdogConditions, selectWatchdogReason, type WatchdogReason } from '../station/watchdog.js';
 import { clearStoredOverride, readOpenOverrides, storeOverride, type EndedOverride, type PumpOverride } from '../station/override-store.js';
 import { validateOverride, type OverrideRequest } from '../station/override-rules.js';
 import { waitAtMost } from '../station/wait.js';
@@ -69,12 +71,6 @@ interface PumpRuntime {
   mode: PumpMode;
 }
 
-interface EpisodeDetails {
-  pumpId: string;
-  reason: string;
-  requested: number | null;
-}
-
 /** Upper bound of a timer delay; the heartbeat re-reads plans anyway, so later boundaries can wait. */
 const MAX_BOUNDARY_DELAY_MS = 3_600_000;
 
@@ -101,7 +97,7 @@ export class StationActor {
   private readonly alerts: AlertEvents;
   private readonly listeners = new Set<(snapshot: StationSnapshot) => void>();
   private readonly failureHandlers = new Set<(error: Error) => void>();
-  private readonly episodes = new EpisodeTracker<EpisodeDetails>();
+  private readonly episodes: EpisodeRecorder;
 
   private planValues = new Map<string, number>();
   private readonly overrides = new Map<string, PumpOverride>();
@@ -162,6 +158,7 @@ export class StationActor {
     this.queue = dependencies.queue ?? new PersistenceQueue({ stationId: this.stationId, getDatabase: dependencies.getDatabase, logger: this.logger });
     this.unsubscribeQueue = this.queue.onPendingChanged(() => this.publish());
     this.alerts = dependencies.alerts ?? new AlertEvents(this.logger);
+    this.episodes = new EpisodeRecorder({ stationId: this.stationId, queue: this.queue, alerts: this.alerts, logger: this.logger });
 
     this.machine = createActor(emergencyStopMachine);
     this.lastComputedMs = this.dependencies.monotonicNow();
@@ -180,8 +177,8 @@ export class StationActor {
   }
 
   /**
-   * Reads the stored emergency-stop state, the open overrides and the active plan; until then the
-   * stop image stays. A command still waiting in the write queue wins over the stored state,
+   * Reads the stored emergency-stop state, the open overrides, the open audit episodes and the
+   * active plan; until then the stop image stays. A command still waiting in the write queue wins over the stored state,
    * because the database does not contain it yet. Concurrent calls share one read.
    */
   restore(): Promise<void> {
@@ -194,10 +191,14 @@ export class StationActor {
 
   private async readStoredState(): Promise<void> {
     const database = this.requireDatabase('restore the emergency-stop state');
+    // Taken before the audit log is read, so that a row written in between is seen at least once.
+    const pendingAudit = this.queue.pendingAuditEvents();
     const stored = await readStopState(database, this.stationId);
     const overrides = this.restoreOverrides(await readOpenOverrides(database, this.stationId));
+    const openEpisodes = await readOpenEpisodes(database, this.stationId, pendingAudit);
     await this.readPlans();
     if (this.state !== 'restoring' || this.halted) return;
+    this.episodes.restore(openEpisodes);
 
     const pending = this.queue.impliedStopState();
     const state = pending ?? stored;
@@ -466,18 +467,19 @@ export class StationActor {
     this.lastComputedMs = monotonicMs;
 
     this.expireOverrides(wall);
-    this.setWatchdog(
-      evaluateWatchdog({
-        monotonicMs,
-        databaseUnreachable: this.databaseUnreachable,
-        lastDatabaseContactMs: this.lastDatabaseContactMs,
-        databaseGraceMs: this.dependencies.databaseGraceMs,
-        wallMs: wall.getTime(),
-        lastPlanWriteMs: this.lastPlanWriteMs,
-        planStalenessMs: this.dependencies.planStalenessMs,
-      }),
-      wall,
-    );
+    const conditions = evaluateWatchdogConditions({
+      monotonicMs,
+      databaseUnreachable: this.databaseUnreachable,
+      lastDatabaseContactMs: this.lastDatabaseContactMs,
+      databaseGraceMs: this.dependencies.databaseGraceMs,
+      wallMs: wall.getTime(),
+      lastPlanWriteMs: this.lastPlanWriteMs,
+      planStalenessMs: this.dependencies.planStalenessMs,
+    });
+    this.setWatchdog(selectWatchdogReason(conditions));
+    // Before the stored state is read, no plan and no open episode is known yet, so nothing is recorded.
+    const trackEpisodes = state !== 'restoring';
+    if (trackEpisodes) this.episodes.trackStation(conditions, wall);
     if (state === 'recovering' && this.watchdog === 'database_unreachable') {
       // Recovery requires a reachable database; losing it is a fault that latches a new stop.
       this.fault('database unreachable past the grace period during recovery');
@@ -486,9 +488,11 @@ export class StationActor {
 
     let ramping = false;
     for (const pump of this.pumps) {
+      const planValue = this.planValues.get(pump.pumpId) ?? null;
+      const overrideValue = this.overrides.get(pump.pumpId)?.value ?? null;
       const output = computePumpOutput({
-        planValue: this.planValues.get(pump.pumpId) ?? null,
-        overrideValue: this.overrides.get(pump.pumpId)?.value ?? null,
+        planValue,
+        overrideValue,
         watchdog: this.watchdog,
         stopState: state,
         limits: pump.limits,
@@ -499,8 +503,7 @@ export class StationActor {
       pump.targetSetpoint = output.targetSetpoint;
       pump.mode = output.mode;
       ramping ||= output.ramping;
-      // Before the stored state is read, no plan is known yet; that is not a failsafe episode.
-      if (state !== 'restoring') this.trackPumpEpisodes(pump, output, wall);
+      if (trackEpisodes) this.episodes.trackPump(pump, evaluatePumpEpisodeConditions({ planValue, overrideValue }, pump.limits), conditions, wall);
     }
     this.publish();
     this.scheduleRamp(ramping);
@@ -562,72 +565,16 @@ export class StationActor {
     void this.persist('activate', { source: 'system', actor: null, actorRole: null, sourceAddress: null, reason: `fault: ${reason}`, operator: null }, true);
   }
 
-  /** Audits and alerts a change of the station watchdog once per episode, when it starts and ends. */
-  private setWatchdog(next: WatchdogReason | null, wall: Date): void {
+  /** Logs a change of the watchdog's verdict; the episode recorder audits each cause. */
+  private setWatchdog(next: WatchdogReason | null): void {
     if (next === this.watchdog) return;
     const previous = this.watchdog;
     this.watchdog = next;
-    const reason = next ?? previous;
     if (next) {
-      this.logger.error({ reason: next }, `watchdog: pumps switched to failsafe setpoints (${next})`);
+      this.logger.error({ previous_reason: previous, reason: next }, `watchdog: pumps switched to failsafe setpoints (${String(previous)} -> ${next})`);
     } else {
-      this.logger.info({ previous_reason: previous }, 'watchdog: cause cleared, pumps return to their targets at their rate limits');
+      this.logger.info({ previous_reason: previous }, `watchdog: ${String(previous)} cleared, pumps return to their targets at their rate limits`);
     }
-    // Queued, so an episode that starts because the database is down is recorded once it returns.
-    void this.queue.enqueueAudit({
-      eventType: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
-      severity: next ? 'HIGH' : 'MEDIUM',
-      source: 'system',
-      stationId: this.stationId,
-      details: { reason },
-      occurredAt: wall,
-    });
-    this.alerts.raise({
-      type: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
-      severity: next ? 'HIGH' : 'MEDIUM',
-      stationId: this.stationId,
-      pumpId: null,
-      message: next
-        ? `station ${this.stationId}: every pump switched to its failsafe setpoint (${next})`
-        : `station ${this.stationId}: failsafe ended (${String(previous)} cleared); pumps return to their targets at their rate limits`,
-      details: { reason },
-      occurredAt: wall,
-    });
-  }
-
-  /** Audits and alerts a pump's clamp and missing-plan episodes once when each starts and once when it ends. */
-  private trackPumpEpisodes(pump: PumpRuntime, output: PumpOutput, wall: Date): void {
-    const clamp = this.episodes.update(`clamp:${pump.pumpId}`, output.clamped, { pumpId: pump.pumpId, reason: 'out_of_limits', requested: output.requestedValue });
-    if (clamp) {
-      const started = clamp.change === 'started';
-      const details = { pump_id: pump.pumpId, requested: clamp.details.requested, minimum: pump.limits.minimum, maximum: pump.limits.maximum };
-      this.recordEpisode(started ? 'SETPOINT_CLAMPED' : 'SETPOINT_CLAMP_CLEARED', started ? 'MEDIUM' : 'LOW', pump.pumpId, details, wall,
-        started
-          ? `station ${this.stationId} pump ${pump.pumpId}: requested ${String(clamp.details.requested)} is outside [${pump.limits.minimum}, ${pump.limits.maximum}]; publishing the nearest limit`
-          : `station ${this.stationId} pump ${pump.pumpId}: requested value within limits again`);
-    }
-
-    const noPlan = this.episodes.update(`no_plan:${pump.pumpId}`, output.failsafeReason === 'no_plan', { pumpId: pump.pumpId, reason: 'no_plan', requested: null });
-    if (noPlan) {
-      const started = noPlan.change === 'started';
-      this.recordEpisode(started ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED', started ? 'HIGH' : 'MEDIUM', pump.pumpId, { pump_id: pump.pumpId, reason: 'no_plan' }, wall,
-        started
-          ? `station ${this.stationId} pump ${pump.pumpId}: no plan row covers now; failsafe setpoint ${pump.limits.failsafeSetpoint} ${pump.unit}`
-          : `station ${this.stationId} pump ${pump.pumpId}: a plan row covers now again; the pump returns to it at its rate limit`);
-    }
-  }
-
-  private recordEpisode(
-    type: 'SETPOINT_CLAMPED' | 'SETPOINT_CLAMP_CLEARED' | 'FAILSAFE_ACTIVATED' | 'FAILSAFE_CLEARED',
-    severity: 'LOW' | 'MEDIUM' | 'HIGH',
-    pumpId: string,
-    details: Record<string, unknown>,
-    wall: Date,
-    message: string,
-  ): void {
-    this.logger[severity === 'LOW' ? 'info' : 'warning']({ pump_id: pumpId, ...details }, message);
-    void this.queue.enqueueAudit({ eventType: type, severity, source: 'system', stationId: this.stationId, details, occurredAt: wall });
-    this.alerts.raise({ type, severity, stationId: this.stationId, pumpId, message, details, occurredAt: wall });
   }
 
   /**

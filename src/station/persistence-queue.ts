@@ -105,6 +105,15 @@ export class PersistenceQueue {
     return committed;
   }
 
+  /** The audit rows not yet committed, oldest first. */
+  pendingAuditEvents(): AuditEvent[] {
+    const events: AuditEvent[] = [];
+    for (const write of this.writes) {
+      if (write.kind === 'audit') events.push(write.event);
+    }
+    return events;
+  }
+
   /** Ids of the overrides whose end is queued but not yet committed. A restore must not apply them. */
   pendingOverrideExpiries(): Set<string> {
     const ids = new Set<string>();
