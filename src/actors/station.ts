@@ -6,6 +6,7 @@ import { emergencyStopMachine, type EmergencyStopState } from '../machines/emerg
 import type { AdapterConfig } from '../config/load.js';
 import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode } from '../station/pipeline.js';
 import { readPlanState, type PlanState } from '../station/plan-store.js';
+import { flagFutureTimestamps, PLAN_CLOCK_TOLERANCE_MS, type FutureTimestampedRows } from '../station/plan-clock.js';
 import type { StationSnapshot } from '../station/snapshot.js';
 import { readStopState, type CommandOrigin, type StopCommandKind } from '../station/stop-store.js';
 import { PersistenceQueue } from '../station/persistence-queue.js';
@@ -39,6 +40,8 @@ export interface StationActorDependencies {
   databaseGraceMs?: number;
   /** Age of the newest plan row before the pumps go to failsafe; 0 turns the check off. */
   planStalenessMs?: number;
+  /** How far a plan row's created_at may lie ahead of the wall clock and still rank by it. Default 60 s. */
+  planClockToleranceMs?: number;
   /** Maximum duration of a manual override, in ms. Default 7 days. */
   maxOverrideMs?: number;
   /** The station's write queue; pass one that outlives this actor so a restart loses no command. */
@@ -114,6 +117,8 @@ export class StationActor {
   private boundaryTimer: NodeJS.Timeout | undefined;
   private planRefresh: Promise<void> | undefined;
   private planRefreshRequested = false;
+  /** Set while marking future-stamped plan rows fails, so the failure is logged once, not every second. */
+  private futureMarkFailing = false;
   private restoring: Promise<void> | undefined;
   private previousState: EmergencyStopState = 'restoring';
   /** Set once the actor failed or stopped; from then on it publishes only the stop image. */
@@ -134,6 +139,7 @@ export class StationActor {
       rampIntervalMs: dependencies.rampIntervalMs ?? 100,
       databaseGraceMs: dependencies.databaseGraceMs ?? 30_000,
       planStalenessMs: dependencies.planStalenessMs ?? 0,
+      planClockToleranceMs: dependencies.planClockToleranceMs ?? PLAN_CLOCK_TOLERANCE_MS,
       maxOverrideMs: dependencies.maxOverrideMs ?? 7 * 86_400_000,
       manualTicks: dependencies.manualTicks ?? false,
     };
@@ -383,16 +389,18 @@ export class StationActor {
     let read: PlanState | null = null;
     if (database) {
       try {
-        read = await readPlanState(database, this.stationId, at);
+        read = await readPlanState(database, this.stationId, at, this.dependencies.planClockToleranceMs);
       } catch (error) {
         this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
       }
+      if (read?.unmarkedFutureRows) read = await this.markFutureTimestamps(database, at, read);
     }
 
     this.guarded(() => {
       if (read) {
         this.planValues = read.values;
-        this.lastPlanWriteMs = read.lastWrite?.getTime() ?? null;
+        // Rows without a write time that counts leave nothing to vouch for the plan, so it is stale.
+        this.lastPlanWriteMs = read.lastWrite?.getTime() ?? (read.hasRows ? Number.NEGATIVE_INFINITY : null);
         this.nextPlanBoundary = read.nextBoundary;
         this.lastDatabaseContactMs = this.dependencies.monotonicNow();
       }
@@ -400,6 +408,37 @@ export class StationActor {
       this.scheduleBoundary();
       this.recompute();
     });
+  }
+
+  /**
+   * Marks the plan rows stamped in the future, then re-reads the plan so that the marks count. If
+   * marking fails, the first read is kept: it already ranks those rows by insertion order, and
+   * they count as a write only once marked.
+   */
+  private async markFutureTimestamps(database: Database, at: Date, read: PlanState): Promise<PlanState> {
+    const toleranceMs = this.dependencies.planClockToleranceMs;
+    try {
+      const marked = await flagFutureTimestamps(database, this.stationId, at, toleranceMs);
+      this.futureMarkFailing = false;
+      if (marked) this.guarded(() => this.reportFutureTimestamps(marked, at));
+      return await readPlanState(database, this.stationId, at, toleranceMs);
+    } catch (error) {
+      if (!this.futureMarkFailing) {
+        this.logger.error({ err: error }, 'marking plan rows stamped in the future failed; retrying at every plan read, and until then they rank by insertion order and do not count as a write');
+      }
+      this.futureMarkFailing = true;
+      return read;
+    }
+  }
+
+  private reportFutureTimestamps(marked: FutureTimestampedRows, at: Date): void {
+    const aheadSeconds = Math.round((marked.latestCreatedAt.getTime() - at.getTime()) / 1000);
+    const message =
+      `station ${this.stationId}: ${marked.count} plan row(s) for ${marked.pumpIds.join(', ')} have a created_at up to ${aheadSeconds} s ahead of the adapter's clock; ` +
+      'they rank by insertion order and count as written now; check the clocks of the optimizer, the database and the adapter';
+    const details = { rows: marked.count, plan_ids: marked.planIds, pump_ids: marked.pumpIds, latest_created_at: marked.latestCreatedAt.toISOString(), ahead_seconds: aheadSeconds };
+    this.logger.warning(details, message);
+    this.alerts.raise({ type: 'PLAN_FUTURE_TIMESTAMP_DETECTED', severity: 'MEDIUM', stationId: this.stationId, pumpId: null, message, details, occurredAt: at });
   }
 
   private setDatabaseUnreachable(unreachable: boolean): void {

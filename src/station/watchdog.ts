@@ -10,7 +10,10 @@ export interface WatchdogInput {
   databaseGraceMs: number;
   /** Wall-clock time now, in ms since the epoch. */
   wallMs: number;
-  /** created_at of the optimizer's newest row for the station, in ms since the epoch, or null. */
+  /**
+   * The station's newest plan write (PlanState.lastWrite) in ms since the epoch, -Infinity when it
+   * has rows but none with a write time that counts, or null when it has no rows.
+   */
   lastPlanWriteMs: number | null;
   /** 0 turns the staleness check off. */
   planStalenessMs: number;
@@ -20,7 +23,7 @@ export interface WatchdogInput {
 export interface WatchdogConditions {
   /** The database has been unreachable for longer than the grace period. */
   databaseUnreachable: boolean;
-  /** The optimizer's newest row is older than the staleness limit. */
+  /** The station's newest plan write is older than the staleness limit. */
   planStale: boolean;
 }
 
