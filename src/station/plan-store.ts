@@ -38,9 +38,10 @@ export interface PlanState {
  * (future_timestamp_seen_at). Its created_at cannot be compared with the others, because the
  * clock that wrote it disagrees with the adapter's. Ranking by it would let the row win over
  * every later row until that time, and counting it as the newest write would keep the plan fresh
- * just as long. So such a row ranks as written just after the newest normally stamped covering
- * row inserted before it (by plan_id): below every covering row inserted after it, whatever their
- * stamps. It counts as written when the adapter first marked it. The mark is kept in the row, so
+ * just as long. So such rows rank by insertion order (plan_id) instead: per pump, the last one
+ * inserted wins if it was inserted after the newest normally stamped covering row, and loses
+ * otherwise. That is the order in which the rows were written, whatever their stamps say. Such a
+ * row counts as written when the adapter first marked it. The mark is kept in the row, so
  * the rule still applies after a restart and after the adapter's clock has passed the stamp. A
  * mark that lies ahead of the read time (the adapter's clock was set back after marking) does not
  * count as a write, so a clock set back once more does not make a marked row look fresh again.
@@ -55,23 +56,19 @@ export async function readPlanState(database: Queryable, stationId: string, at: 
     unmarked_future_rows: boolean;
     has_rows: boolean;
   }>(
-    `WITH covering AS (
-       SELECT pump_id, target_value, plan_id, created_at,
-              future_timestamp_seen_at IS NOT NULL OR created_at > $3 AS stamped_in_future
-         FROM pump_plans
-        WHERE station_id = $1 AND interval_start <= $2 AND interval_end > $2
-     ), ranked AS (
-       SELECT pump_id, target_value, plan_id,
-              CASE WHEN stamped_in_future
-                   THEN max(CASE WHEN NOT stamped_in_future THEN created_at END)
-                          OVER (PARTITION BY pump_id ORDER BY plan_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                   ELSE created_at END AS ranked_at
-         FROM covering
+    `WITH candidates AS (
+       -- Per pump, the newest normally stamped covering row and the last inserted one stamped in the future.
+       SELECT DISTINCT ON (pump_id, stamped_in_future) pump_id, target_value, plan_id
+         FROM (SELECT pump_id, target_value, plan_id, created_at,
+                      future_timestamp_seen_at IS NOT NULL OR created_at > $3 AS stamped_in_future
+                 FROM pump_plans
+                WHERE station_id = $1 AND interval_start <= $2 AND interval_end > $2) AS covering
+        ORDER BY pump_id, stamped_in_future, CASE WHEN stamped_in_future THEN NULL ELSE created_at END DESC NULLS LAST, plan_id DESC
      )
      SELECT active.pump_id, active.target_value, meta.last_written, meta.next_boundary, meta.unmarked_future_rows, meta.has_rows
        FROM (SELECT DISTINCT ON (pump_id) pump_id, target_value
-               FROM ranked
-              ORDER BY pump_id, ranked_at DESC NULLS LAST, plan_id DESC) AS active
+               FROM candidates
+              ORDER BY pump_id, plan_id DESC) AS active
       RIGHT JOIN (SELECT greatest((SELECT max(created_at) FROM pump_plans
                                     WHERE station_id = $1 AND created_at <= $3 AND future_timestamp_seen_at IS NULL),
                                   (SELECT max(future_timestamp_seen_at) FROM pump_plans

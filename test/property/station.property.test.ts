@@ -101,6 +101,18 @@ interface ModelRow {
   flaggedMs: number | null;
 }
 
+/**
+ * Picks the covering row that applies: the newest normally stamped one by created_at (then insert
+ * order), unless a flagged row was inserted after it, in which case the last inserted flagged row.
+ */
+function winningRow(covering: ModelRow[]): ModelRow | undefined {
+  const byInsert = (a: ModelRow, b: ModelRow) => b.order - a.order;
+  const normal = covering.filter((row) => row.flaggedMs === null).sort((a, b) => b.createdMs - a.createdMs || byInsert(a, b))[0];
+  const flagged = covering.filter((row) => row.flaggedMs !== null).sort(byInsert)[0];
+  if (!normal || !flagged) return normal ?? flagged;
+  return flagged.order > normal.order ? flagged : normal;
+}
+
 /** The test's own record, kept apart from the actor: rows written, overrides, and the last read. */
 class Model {
   rows: ModelRow[] = [];
@@ -122,25 +134,13 @@ class Model {
     }
     for (const pump of PUMP_IDS) {
       const covering = this.rows.filter((row) => row.pump === pump && row.startMs <= wallMs && row.endMs > wallMs);
-      const ranked = covering
-        .map((row) => ({ row, rank: this.rankOf(row, covering) }))
-        .sort((a, b) => b.rank - a.rank || b.row.order - a.row.order);
-      this.planAtRead.set(pump, ranked[0]?.row.value ?? null);
+      this.planAtRead.set(pump, winningRow(covering)?.value ?? null);
     }
     const countedWrites = this.rows.map((row) => row.flaggedMs ?? row.createdMs).filter((time) => time <= latestNormalStamp);
     if (this.rows.length === 0) this.lastWriteAtRead = null;
     else this.lastWriteAtRead = countedWrites.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...countedWrites);
   }
 
-  /**
-   * Ranks a covering row: a normally stamped one by its created_at, a flagged one just after the
-   * newest normally stamped covering row inserted before it, or below all of them if there is none.
-   */
-  private rankOf(row: ModelRow, covering: ModelRow[]): number {
-    if (row.flaggedMs === null) return row.createdMs;
-    const earlier = covering.filter((other) => other.flaggedMs === null && other.order < row.order).map((other) => other.createdMs);
-    return earlier.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...earlier);
-  }
 
   /** Drops the overrides that ran out; like the actor, a later backward clock jump does not revive them. */
   expireOverrides(wallMs: number): void {
