@@ -184,8 +184,9 @@ export class StationActor {
 
   /**
    * Reads the stored emergency-stop state, the open overrides, the open audit episodes and the
-   * active plan; until then the stop image stays. A command still waiting in the write queue wins over the stored state,
-   * because the database does not contain it yet. Concurrent calls share one read.
+   * active plan; until then the stop image stays. A command still waiting in the write queue wins
+   * over the stored state, because the database does not contain it yet. Concurrent calls share
+   * one read.
    */
   restore(): Promise<void> {
     if (this.state !== 'restoring' || this.halted) return this.refreshPlans();
@@ -336,8 +337,8 @@ export class StationActor {
 
   /**
    * Ends a pump's manual override; the pump returns to its plan at its rate limit. An override
-   * that already ran out is not cleared: the call fails with OVERRIDE_NOT_FOUND, and its message gives
-   * the expiry time.
+   * that already ran out is not cleared: the call fails with OVERRIDE_NOT_FOUND, and its message
+   * gives the expiry time.
    */
   async clearOverride(pumpId: string, origin: CommandOrigin): Promise<string> {
     this.requirePump(pumpId);
@@ -610,9 +611,9 @@ export class StationActor {
     const previous = this.watchdog;
     this.watchdog = next;
     if (next) {
-      this.logger.error({ previous_reason: previous, reason: next }, `watchdog: pumps switched to failsafe setpoints (${String(previous)} -> ${next})`);
+      this.logger.error({ previous_reason: previous, reason: next }, `watchdog: pumps switched to failsafe setpoints (${previous ?? 'none'} -> ${next})`);
     } else {
-      this.logger.info({ previous_reason: previous }, `watchdog: ${String(previous)} cleared, pumps return to their targets at their rate limits`);
+      this.logger.info({ previous_reason: previous }, `watchdog: ${previous ?? 'none'} cleared, pumps return to their targets at their rate limits`);
     }
   }
 
