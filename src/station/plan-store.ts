@@ -40,11 +40,16 @@ export interface PlanState {
  * every later row until that time, and counting it as the newest write would keep the plan fresh
  * just as long. So such rows rank by insertion order (plan_id) instead: per pump, the last one
  * inserted wins if it was inserted after the newest normally stamped covering row, and loses
- * otherwise. That is the order in which the rows were written, whatever their stamps say. Such a
- * row counts as written when the adapter first marked it. The mark is kept in the row, so
+ * otherwise. That is the order in which the rows were written, whatever their stamps say.
+ *
+ * Such a row counts as written when the adapter first marked it. The mark is kept in the row, so
  * the rule still applies after a restart and after the adapter's clock has passed the stamp. A
  * mark that lies ahead of the read time (the adapter's clock was set back after marking) does not
  * count as a write, so a clock set back once more does not make a marked row look fresh again.
+ *
+ * The database does not stamp created_at itself instead. Optimizers set it through the documented
+ * interface, and a clock set back on the database host would disorder its own stamps too. Only
+ * plan_id keeps the order of inserts through every clock step.
  */
 export async function readPlanState(database: Queryable, stationId: string, at: Date, toleranceMs = PLAN_CLOCK_TOLERANCE_MS): Promise<PlanState> {
   const latestNormalStamp = new Date(at.getTime() + toleranceMs);
