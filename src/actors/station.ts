@@ -4,15 +4,18 @@ import { AdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
 import { emergencyStopMachine, type EmergencyStopState } from '../machines/emergency-stop.js';
 import type { AdapterConfig } from '../config/load.js';
-import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode, type PumpOutput } from '../station/pipeline.js';
+import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode } from '../station/pipeline.js';
 import { readPlanState, type PlanState } from '../station/plan-store.js';
+import { flagFutureTimestamps, PLAN_CLOCK_TOLERANCE_MS, type FutureTimestampedRows } from '../station/plan-clock.js';
 import type { StationSnapshot } from '../station/snapshot.js';
 import { readStopState, type CommandOrigin, type StopCommandKind } from '../station/stop-store.js';
 import { PersistenceQueue } from '../station/persistence-queue.js';
 import { AlertEvents } from '../station/alert-events.js';
-import { EpisodeTracker } from '../station/episodes.js';
-import { evaluateWatchdog, type WatchdogReason } from '../station/watchdog.js';
-import { clearStoredOverride, readActiveOverrides, storeOverride, type PumpOverride } from '../station/override-store.js';
+import { evaluatePumpEpisodeConditions } from '../station/episode-conditions.js';
+import { EpisodeRecorder } from '../station/episode-recorder.js';
+import { readOpenEpisodes } from '../station/episode-store.js';
+import { evaluateWatchdogConditions, selectWatchdogReason, type WatchdogReason } from '../station/watchdog.js';
+import { clearStoredOverride, readOpenOverrides, storeOverride, type EndedOverride, type PumpOverride } from '../station/override-store.js';
 import { validateOverride, type OverrideRequest } from '../station/override-rules.js';
 import { waitAtMost } from '../station/wait.js';
 
@@ -37,6 +40,8 @@ export interface StationActorDependencies {
   databaseGraceMs?: number;
   /** Age of the newest plan row before the pumps go to failsafe; 0 turns the check off. */
   planStalenessMs?: number;
+  /** How far a plan row's created_at may lie ahead of the wall clock and still rank by it. Default 60 s. */
+  planClockToleranceMs?: number;
   /** Maximum duration of a manual override, in ms. Default 7 days. */
   maxOverrideMs?: number;
   /** The station's write queue; pass one that outlives this actor so a restart loses no command. */
@@ -69,12 +74,6 @@ interface PumpRuntime {
   mode: PumpMode;
 }
 
-interface EpisodeDetails {
-  pumpId: string;
-  reason: string;
-  requested: number | null;
-}
-
 /** Upper bound of a timer delay; the heartbeat re-reads plans anyway, so later boundaries can wait. */
 const MAX_BOUNDARY_DELAY_MS = 3_600_000;
 
@@ -101,7 +100,7 @@ export class StationActor {
   private readonly alerts: AlertEvents;
   private readonly listeners = new Set<(snapshot: StationSnapshot) => void>();
   private readonly failureHandlers = new Set<(error: Error) => void>();
-  private readonly episodes = new EpisodeTracker<EpisodeDetails>();
+  private readonly episodes: EpisodeRecorder;
 
   private planValues = new Map<string, number>();
   private readonly overrides = new Map<string, PumpOverride>();
@@ -118,6 +117,8 @@ export class StationActor {
   private boundaryTimer: NodeJS.Timeout | undefined;
   private planRefresh: Promise<void> | undefined;
   private planRefreshRequested = false;
+  /** Set while marking future-stamped plan rows fails, so the failure is logged once, not every second. */
+  private futureMarkFailing = false;
   private restoring: Promise<void> | undefined;
   private previousState: EmergencyStopState = 'restoring';
   /** Set once the actor failed or stopped; from then on it publishes only the stop image. */
@@ -138,6 +139,7 @@ export class StationActor {
       rampIntervalMs: dependencies.rampIntervalMs ?? 100,
       databaseGraceMs: dependencies.databaseGraceMs ?? 30_000,
       planStalenessMs: dependencies.planStalenessMs ?? 0,
+      planClockToleranceMs: dependencies.planClockToleranceMs ?? PLAN_CLOCK_TOLERANCE_MS,
       maxOverrideMs: dependencies.maxOverrideMs ?? 7 * 86_400_000,
       manualTicks: dependencies.manualTicks ?? false,
     };
@@ -162,6 +164,7 @@ export class StationActor {
     this.queue = dependencies.queue ?? new PersistenceQueue({ stationId: this.stationId, getDatabase: dependencies.getDatabase, logger: this.logger });
     this.unsubscribeQueue = this.queue.onPendingChanged(() => this.publish());
     this.alerts = dependencies.alerts ?? new AlertEvents(this.logger);
+    this.episodes = new EpisodeRecorder({ stationId: this.stationId, queue: this.queue, alerts: this.alerts, logger: this.logger });
 
     this.machine = createActor(emergencyStopMachine);
     this.lastComputedMs = this.dependencies.monotonicNow();
@@ -180,9 +183,10 @@ export class StationActor {
   }
 
   /**
-   * Reads the stored emergency-stop state, the open overrides and the active plan; until then the
-   * stop image stays. A command still waiting in the write queue wins over the stored state,
-   * because the database does not contain it yet. Concurrent calls share one read.
+   * Reads the stored emergency-stop state, the open overrides, the open audit episodes and the
+   * active plan; until then the stop image stays. A command still waiting in the write queue wins
+   * over the stored state, because the database does not contain it yet. Concurrent calls share
+   * one read.
    */
   restore(): Promise<void> {
     if (this.state !== 'restoring' || this.halted) return this.refreshPlans();
@@ -197,17 +201,39 @@ export class StationActor {
     // A command pending now may commit while the reads below run, after the stop state was read.
     // It then shows in neither the stored state nor the queue, so the state it implies is kept.
     const pendingBeforeRead = this.queue.impliedStopState();
+    // Taken before the audit log is read, so that a row written in between is seen at least once.
+    const pendingAudit = this.queue.pendingAuditEvents();
     const stored = await readStopState(database, this.stationId);
-    const overrides = await readActiveOverrides(database, this.stationId, this.dependencies.now());
-    this.overrides.clear();
-    for (const override of overrides) this.overrides.set(override.pumpId, override);
+    const overrides = this.restoreOverrides(await readOpenOverrides(database, this.stationId));
+    const openEpisodes = await readOpenEpisodes(database, this.stationId, pendingAudit);
     await this.readPlans();
     if (this.state !== 'restoring' || this.halted) return;
+    this.episodes.restore(openEpisodes);
 
     const pending = this.queue.impliedStopState() ?? pendingBeforeRead;
     const state = pending ?? stored;
     this.machine.send({ type: 'RESTORED', state });
     this.logger.info({ stored_state: stored, pending_state: pending, state: this.state, overrides: overrides.length }, 'emergency-stop state restored from database');
+  }
+
+  /**
+   * Applies the stored open overrides that have not run out. One whose end is still queued from an
+   * earlier incarnation is skipped, and one that ran out while no actor watched is ended now, so
+   * that a wall clock set back later cannot bring either back. Returns the applied overrides.
+   */
+  private restoreOverrides(open: PumpOverride[]): PumpOverride[] {
+    const wall = this.dependencies.now();
+    const ending = this.queue.pendingOverrideExpiries();
+    this.overrides.clear();
+    for (const override of open) {
+      if (ending.has(override.overrideId)) continue;
+      if (override.expiresAt.getTime() <= wall.getTime()) {
+        this.endExpiredOverride(override);
+        continue;
+      }
+      this.overrides.set(override.pumpId, override);
+    }
+    return [...this.overrides.values()];
   }
 
   /** Stops timers, switches to the stop image, and waits up to `timeoutMs` for its own queue. */
@@ -312,20 +338,30 @@ export class StationActor {
     return stored;
   }
 
-  /** Ends a pump's manual override; the pump returns to its plan at its rate limit. */
+  /**
+   * Ends a pump's manual override; the pump returns to its plan at its rate limit. An override
+   * that already ran out is not cleared: the call fails with OVERRIDE_NOT_FOUND, and its message
+   * gives the expiry time.
+   */
   async clearOverride(pumpId: string, origin: CommandOrigin): Promise<string> {
     this.requirePump(pumpId);
     const database = this.requireDatabase(`clear the override of pump ${pumpId}`);
-    const ended = await clearStoredOverride(database, { stationId: this.stationId, pumpId, at: this.dependencies.now(), origin });
+    const outcome = await clearStoredOverride(database, { stationId: this.stationId, pumpId, at: this.dependencies.now(), origin });
     this.overrides.delete(pumpId);
     this.guarded(() => this.recompute());
-    if (ended === null) {
-      throw new AdapterError('OVERRIDE_NOT_FOUND', `pump ${pumpId} at station ${this.stationId} has no active override to clear`, {
-        details: { station_id: this.stationId, pump_id: pumpId },
+    if (!outcome.cleared) {
+      throw new AdapterError('OVERRIDE_NOT_FOUND', `pump ${pumpId} at station ${this.stationId} has no active override to clear${describeLastOverride(outcome.lastEnded)}`, {
+        details: {
+          station_id: this.stationId,
+          pump_id: pumpId,
+          last_override: outcome.lastEnded
+            ? { override_id: outcome.lastEnded.overrideId, end_reason: outcome.lastEnded.endReason, ended_at: outcome.lastEnded.endedAt.toISOString() }
+            : null,
+        },
       });
     }
-    this.logger.info({ pump_id: pumpId, override_id: ended, actor: origin.actor }, 'manual override cleared');
-    return ended;
+    this.logger.info({ pump_id: pumpId, override_id: outcome.overrideId, actor: origin.actor }, 'manual override cleared');
+    return outcome.overrideId;
   }
 
   /** Re-reads the active plan rows. Concurrent calls coalesce into at most one extra read. */
@@ -357,16 +393,18 @@ export class StationActor {
     let read: PlanState | null = null;
     if (database) {
       try {
-        read = await readPlanState(database, this.stationId, at);
+        read = await readPlanState(database, this.stationId, at, this.dependencies.planClockToleranceMs);
       } catch (error) {
         this.logger.error({ err: error }, 'reading the active plan failed; keeping the last plan values until the grace period ends');
       }
+      if (read?.unmarkedFutureRows) read = await this.markFutureTimestamps(database, at, read);
     }
 
     this.guarded(() => {
       if (read) {
         this.planValues = read.values;
-        this.lastPlanWriteMs = read.lastWrite?.getTime() ?? null;
+        // Rows without a write time that counts leave nothing to vouch for the plan, so it is stale.
+        this.lastPlanWriteMs = read.lastWrite?.getTime() ?? (read.hasRows ? Number.NEGATIVE_INFINITY : null);
         this.nextPlanBoundary = read.nextBoundary;
         this.lastDatabaseContactMs = this.dependencies.monotonicNow();
       }
@@ -374,6 +412,37 @@ export class StationActor {
       this.scheduleBoundary();
       this.recompute();
     });
+  }
+
+  /**
+   * Marks the plan rows stamped in the future, then re-reads the plan so that the marks count. If
+   * marking fails, the first read is kept: it already ranks those rows by insertion order, and
+   * they count as a write only once marked.
+   */
+  private async markFutureTimestamps(database: Database, at: Date, read: PlanState): Promise<PlanState> {
+    const toleranceMs = this.dependencies.planClockToleranceMs;
+    try {
+      const marked = await flagFutureTimestamps(database, this.stationId, at, toleranceMs);
+      this.futureMarkFailing = false;
+      if (marked) this.guarded(() => this.reportFutureTimestamps(marked, at));
+      return await readPlanState(database, this.stationId, at, toleranceMs);
+    } catch (error) {
+      if (!this.futureMarkFailing) {
+        this.logger.error({ err: error }, 'marking plan rows stamped in the future failed; retrying at every plan read, and until then they rank by insertion order and do not count as a write');
+      }
+      this.futureMarkFailing = true;
+      return read;
+    }
+  }
+
+  private reportFutureTimestamps(marked: FutureTimestampedRows, at: Date): void {
+    const aheadSeconds = Math.round((marked.latestCreatedAt.getTime() - at.getTime()) / 1000);
+    const message =
+      `station ${this.stationId}: ${marked.count} plan row(s) for ${marked.pumpIds.join(', ')} have a created_at up to ${aheadSeconds} s ahead of the adapter's clock; ` +
+      'they rank by insertion order and count as written now; check the clocks of the optimizer, the database and the adapter';
+    const details = { rows: marked.count, plan_ids: marked.planIds, pump_ids: marked.pumpIds, latest_created_at: marked.latestCreatedAt.toISOString(), ahead_seconds: aheadSeconds };
+    this.logger.warning(details, message);
+    this.alerts.raise({ type: 'PLAN_FUTURE_TIMESTAMP_DETECTED', severity: 'MEDIUM', stationId: this.stationId, pumpId: null, message, details, occurredAt: at });
   }
 
   private setDatabaseUnreachable(unreachable: boolean): void {
@@ -445,21 +514,21 @@ export class StationActor {
     this.lastComputedMs = monotonicMs;
 
     this.expireOverrides(wall);
+    const conditions = evaluateWatchdogConditions({
+      monotonicMs,
+      databaseUnreachable: this.databaseUnreachable,
+      lastDatabaseContactMs: this.lastDatabaseContactMs,
+      databaseGraceMs: this.dependencies.databaseGraceMs,
+      wallMs: wall.getTime(),
+      lastPlanWriteMs: this.lastPlanWriteMs,
+      planStalenessMs: this.dependencies.planStalenessMs,
+    });
     // A restoring station publishes the stop image whatever the watchdog decides, so a database
-    // outage before its first read is no failsafe episode and is not audited as one.
-    if (state !== 'restoring') {
-      this.setWatchdog(
-        evaluateWatchdog({
-        monotonicMs,
-        databaseUnreachable: this.databaseUnreachable,
-        lastDatabaseContactMs: this.lastDatabaseContactMs,
-        databaseGraceMs: this.dependencies.databaseGraceMs,
-        wallMs: wall.getTime(),
-        lastPlanWriteMs: this.lastPlanWriteMs,
-          planStalenessMs: this.dependencies.planStalenessMs,
-        }),
-        wall,
-      );
+    // outage before its first read is no failsafe episode, and no plan or open episode is known yet.
+    const trackEpisodes = state !== 'restoring';
+    if (trackEpisodes) {
+      this.setWatchdog(selectWatchdogReason(conditions));
+      this.episodes.trackStation(conditions, wall);
     }
     if (state === 'recovering' && this.watchdog === 'database_unreachable') {
       // Recovery requires a reachable database; losing it is a fault that latches a new stop.
@@ -469,9 +538,11 @@ export class StationActor {
 
     let ramping = false;
     for (const pump of this.pumps) {
+      const planValue = this.planValues.get(pump.pumpId) ?? null;
+      const overrideValue = this.overrides.get(pump.pumpId)?.value ?? null;
       const output = computePumpOutput({
-        planValue: this.planValues.get(pump.pumpId) ?? null,
-        overrideValue: this.overrides.get(pump.pumpId)?.value ?? null,
+        planValue,
+        overrideValue,
         watchdog: this.watchdog,
         stopState: state,
         limits: pump.limits,
@@ -482,8 +553,7 @@ export class StationActor {
       pump.targetSetpoint = output.targetSetpoint;
       pump.mode = output.mode;
       ramping ||= output.ramping;
-      // Before the stored state is read, no plan is known yet; that is not a failsafe episode.
-      if (state !== 'restoring') this.trackPumpEpisodes(pump, output, wall);
+      if (trackEpisodes) this.episodes.trackPump(pump, evaluatePumpEpisodeConditions({ planValue, overrideValue }, pump.limits), conditions, wall);
     }
     this.publish();
     this.scheduleRamp(ramping);
@@ -505,22 +575,28 @@ export class StationActor {
     }
   }
 
-  // NOTE: an expired override's row stays open in pump_overrides. After a restart with the wall
-  // clock set back before its expiry, the override applies again until that time.
+  /**
+   * Drops the overrides that ran out and queues the end of their rows. Once dropped, an override
+   * stays gone even if the wall clock is set back before its expiry.
+   */
   private expireOverrides(wall: Date): void {
     for (const override of this.overrides.values()) {
       if (override.expiresAt.getTime() > wall.getTime()) continue;
       this.overrides.delete(override.pumpId);
       this.logger.info({ pump_id: override.pumpId, override_id: override.overrideId }, 'manual override expired; the pump returns to its plan at its rate limit');
-      void this.queue.enqueueAudit({
-        eventType: 'OVERRIDE_EXPIRED',
-        severity: 'LOW',
-        source: 'system',
-        stationId: this.stationId,
-        occurredAt: override.expiresAt,
-        details: { pump_id: override.pumpId, override_id: override.overrideId, value: override.value },
-      });
+      this.endExpiredOverride(override);
     }
+  }
+
+  /** Queues the end of an override's row as expired, with its OVERRIDE_EXPIRED audit row. */
+  private endExpiredOverride(override: PumpOverride): void {
+    void this.queue.enqueueOverrideExpiry({
+      stationId: this.stationId,
+      pumpId: override.pumpId,
+      overrideId: override.overrideId,
+      value: override.value,
+      expiresAt: override.expiresAt,
+    });
   }
 
   /** Moves the station to stopped after a fault and stores that stop like any other. */
@@ -539,72 +615,16 @@ export class StationActor {
     void this.persist('activate', { source: 'system', actor: null, actorRole: null, sourceAddress: null, reason: `fault: ${reason}`, operator: null }, true);
   }
 
-  /** Audits and alerts a change of the station watchdog once per episode, when it starts and ends. */
-  private setWatchdog(next: WatchdogReason | null, wall: Date): void {
+  /** Logs a change of the watchdog's verdict; the episode recorder audits each cause. */
+  private setWatchdog(next: WatchdogReason | null): void {
     if (next === this.watchdog) return;
     const previous = this.watchdog;
     this.watchdog = next;
-    const reason = next ?? previous;
     if (next) {
-      this.logger.error({ reason: next }, `watchdog: pumps switched to failsafe setpoints (${next})`);
+      this.logger.error({ previous_reason: previous, reason: next }, `watchdog: pumps switched to failsafe setpoints (${previous ?? 'none'} -> ${next})`);
     } else {
-      this.logger.info({ previous_reason: previous }, 'watchdog: cause cleared, pumps return to their targets at their rate limits');
+      this.logger.info({ previous_reason: previous }, `watchdog: ${previous ?? 'none'} cleared, pumps return to their targets at their rate limits`);
     }
-    // Queued, so an episode that starts because the database is down is recorded once it returns.
-    void this.queue.enqueueAudit({
-      eventType: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
-      severity: next ? 'HIGH' : 'MEDIUM',
-      source: 'system',
-      stationId: this.stationId,
-      details: { reason },
-      occurredAt: wall,
-    });
-    this.alerts.raise({
-      type: next ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED',
-      severity: next ? 'HIGH' : 'MEDIUM',
-      stationId: this.stationId,
-      pumpId: null,
-      message: next
-        ? `station ${this.stationId}: every pump switched to its failsafe setpoint (${next})`
-        : `station ${this.stationId}: failsafe ended (${String(previous)} cleared); pumps return to their targets at their rate limits`,
-      details: { reason },
-      occurredAt: wall,
-    });
-  }
-
-  /** Audits and alerts a pump's clamp and missing-plan episodes once when each starts and once when it ends. */
-  private trackPumpEpisodes(pump: PumpRuntime, output: PumpOutput, wall: Date): void {
-    const clamp = this.episodes.update(`clamp:${pump.pumpId}`, output.clamped, { pumpId: pump.pumpId, reason: 'out_of_limits', requested: output.requestedValue });
-    if (clamp) {
-      const started = clamp.change === 'started';
-      const details = { pump_id: pump.pumpId, requested: clamp.details.requested, minimum: pump.limits.minimum, maximum: pump.limits.maximum };
-      this.recordEpisode(started ? 'SETPOINT_CLAMPED' : 'SETPOINT_CLAMP_CLEARED', started ? 'MEDIUM' : 'LOW', pump.pumpId, details, wall,
-        started
-          ? `station ${this.stationId} pump ${pump.pumpId}: requested ${String(clamp.details.requested)} is outside [${pump.limits.minimum}, ${pump.limits.maximum}]; publishing the nearest limit`
-          : `station ${this.stationId} pump ${pump.pumpId}: requested value within limits again`);
-    }
-
-    const noPlan = this.episodes.update(`no_plan:${pump.pumpId}`, output.failsafeReason === 'no_plan', { pumpId: pump.pumpId, reason: 'no_plan', requested: null });
-    if (noPlan) {
-      const started = noPlan.change === 'started';
-      this.recordEpisode(started ? 'FAILSAFE_ACTIVATED' : 'FAILSAFE_CLEARED', started ? 'HIGH' : 'MEDIUM', pump.pumpId, { pump_id: pump.pumpId, reason: 'no_plan' }, wall,
-        started
-          ? `station ${this.stationId} pump ${pump.pumpId}: no plan row covers now; failsafe setpoint ${pump.limits.failsafeSetpoint} ${pump.unit}`
-          : `station ${this.stationId} pump ${pump.pumpId}: a plan row covers now again; the pump returns to it at its rate limit`);
-    }
-  }
-
-  private recordEpisode(
-    type: 'SETPOINT_CLAMPED' | 'SETPOINT_CLAMP_CLEARED' | 'FAILSAFE_ACTIVATED' | 'FAILSAFE_CLEARED',
-    severity: 'LOW' | 'MEDIUM' | 'HIGH',
-    pumpId: string,
-    details: Record<string, unknown>,
-    wall: Date,
-    message: string,
-  ): void {
-    this.logger[severity === 'LOW' ? 'info' : 'warning']({ pump_id: pumpId, ...details }, message);
-    void this.queue.enqueueAudit({ eventType: type, severity, source: 'system', stationId: this.stationId, details, occurredAt: wall });
-    this.alerts.raise({ type, severity, stationId: this.stationId, pumpId, message, details, occurredAt: wall });
   }
 
   /**
@@ -714,4 +734,11 @@ export class StationActor {
     }
     return database;
   }
+}
+
+/** Describes why a clear found nothing: the pump's last override and how it ended, or nothing. */
+function describeLastOverride(last: EndedOverride | null): string {
+  if (!last) return '';
+  const ending = last.endReason === 'expired' ? 'expired' : `was ${last.endReason}`;
+  return `; its last override ${last.overrideId} ${ending} at ${last.endedAt.toISOString()}`;
 }

@@ -27,6 +27,8 @@ export type AuditEventType =
   | 'OVERRIDE_CLEARED'
   | 'OVERRIDE_EXPIRED'
   | 'PLAN_UPLOADED'
+  /** Plan rows with a created_at ahead of the adapter's clock were found; they rank by insertion order. */
+  | 'PLAN_FUTURE_TIMESTAMP_DETECTED'
   | 'STATION_FAULT'
   | 'INVALID_AUTHENTICATION'
   | 'LOGIN_SUCCEEDED'

@@ -7,6 +7,7 @@ export type AlertEventType =
   | 'SETPOINT_CLAMP_CLEARED'
   | 'FAILSAFE_ACTIVATED'
   | 'FAILSAFE_CLEARED'
+  | 'PLAN_FUTURE_TIMESTAMP_DETECTED'
   | 'STATION_FAULT';
 
 export interface AlertEvent {

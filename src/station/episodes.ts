@@ -25,4 +25,10 @@ export class EpisodeTracker<Details> {
   isOpen(key: string): boolean {
     return this.open.has(key);
   }
+
+  /** Replaces the open episodes with `open`, such as those the audit log shows open at a restart. */
+  restore(open: ReadonlyMap<string, Details>): void {
+    this.open.clear();
+    for (const [key, details] of open) this.open.set(key, details);
+  }
 }

@@ -2,22 +2,26 @@ import { writeAuditEvent, type AuditEvent } from '../audit/audit-log.js';
 import type { Database } from '../db/database.js';
 import type { AdapterLogger } from '../log.js';
 import type { PersistedStopState } from '../machines/emergency-stop.js';
+import { storeOverrideExpiry, type OverrideExpiry } from './override-store.js';
 import { persistStopCommand, type StopCommandRecord } from './stop-store.js';
 
 type QueuedWrite =
   | { kind: 'command'; record: StopCommandRecord; resolve: () => void; attempts: number }
-  | { kind: 'audit'; event: AuditEvent; resolve: () => void; attempts: number };
+  | { kind: 'audit'; event: AuditEvent; resolve: () => void; attempts: number }
+  | { kind: 'override_expiry'; expiry: OverrideExpiry; resolve: () => void; attempts: number };
 
 function describeWrite(write: QueuedWrite): string {
-  return write.kind === 'command' ? write.record.kind : write.event.eventType;
+  if (write.kind === 'command') return write.record.kind;
+  if (write.kind === 'audit') return write.event.eventType;
+  return `expiry of override ${write.expiry.overrideId}`;
 }
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
 
 /**
- * Writes a station's accepted stop, clear and resume commands, and the audit rows the station
- * raises by itself, to the database in the order they happened, retrying each until it commits.
+ * Writes a station's accepted stop, clear and resume commands, the ends of overrides that ran
+ * out, and the audit rows the station raises by itself, to the database in the order they happened, retrying each until it commits.
  * A failed write never undoes a command: the station keeps the state it entered, and the write
  * stays at the head of the queue. Audit rows carry the time of the event, not of the write, so a
  * failsafe episode that starts during an outage is recorded when it started.
@@ -94,6 +98,36 @@ export class PersistenceQueue {
     this.wakeRetry?.();
   }
 
+  /**
+   * Queues the end of an override that ran out, with its OVERRIDE_EXPIRED row; the promise resolves
+   * once it is committed. Until then the row stays open in the database.
+   */
+  enqueueOverrideExpiry(expiry: OverrideExpiry): Promise<void> {
+    const committed = new Promise<void>((resolve) => {
+      this.writes.push({ kind: 'override_expiry', expiry, resolve, attempts: 0 });
+    });
+    this.runSoon();
+    return committed;
+  }
+
+  /** The audit rows not yet committed, oldest first. */
+  pendingAuditEvents(): AuditEvent[] {
+    const events: AuditEvent[] = [];
+    for (const write of this.writes) {
+      if (write.kind === 'audit') events.push(write.event);
+    }
+    return events;
+  }
+
+  /** Ids of the overrides whose end is queued but not yet committed. A restore must not apply them. */
+  pendingOverrideExpiries(): Set<string> {
+    const ids = new Set<string>();
+    for (const write of this.writes) {
+      if (write.kind === 'override_expiry') ids.add(write.expiry.overrideId);
+    }
+    return ids;
+  }
+
   /** Waits up to `timeoutMs` for the queue to empty and keeps retrying afterwards; returns what is left. */
   async flush(timeoutMs: number): Promise<number> {
     const deadline = Date.now() + timeoutMs;
@@ -113,7 +147,7 @@ export class PersistenceQueue {
     if (this.writes.length > 0) {
       this.options.logger.critical(
         { pending: this.writes.map(describeWrite) },
-        'shutting down with emergency-stop commands or audit rows not written to the database; the station restarts from the last stored state',
+        'shutting down with emergency-stop commands, override ends or audit rows not written to the database; the station restarts from the last stored state',
       );
     }
     return this.writes.length;
@@ -157,7 +191,8 @@ export class PersistenceQueue {
     }
     try {
       if (write.kind === 'command') await persistStopCommand(database, write.record);
-      else await writeAuditEvent(database, write.event);
+      else if (write.kind === 'audit') await writeAuditEvent(database, write.event);
+      else await storeOverrideExpiry(database, write.expiry);
       if (write.attempts > 1) {
         this.options.logger.info({ write: label, attempts: write.attempts }, `${label} written after retries`);
       }

@@ -109,6 +109,9 @@ export interface RateLimitInput {
  * a stop. Its failsafe setpoint is the value the engineer chose for when the adapter cannot vouch
  * for the plan. Leaving failsafe goes through the rate limit like any other change.
  */
+// NOTE: elapsedSeconds counts from the previous evaluation even while the value was held. So the
+// first step after a target change is published at once, and it can be as large as
+// maxRatePerSecond times that gap. The gap is up to one heartbeat (1 s by default), not one ramp tick.
 export function limitRateOfChange(input: RateLimitInput): number {
   const jumpToFailsafe = input.source.mode === 'failsafe' && input.stopState === 'operational';
   if (jumpToFailsafe) return input.target;

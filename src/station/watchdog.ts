@@ -10,21 +10,41 @@ export interface WatchdogInput {
   databaseGraceMs: number;
   /** Wall-clock time now, in ms since the epoch. */
   wallMs: number;
-  /** created_at of the optimizer's newest row for the station, in ms since the epoch, or null. */
+  /**
+   * The station's newest plan write (PlanState.lastWrite) in ms since the epoch, -Infinity when it
+   * has rows but none with a write time that counts, or null when it has no rows.
+   */
   lastPlanWriteMs: number | null;
   /** 0 turns the staleness check off. */
   planStalenessMs: number;
 }
 
+/** The two station-wide failsafe causes, each evaluated on its own. */
+export interface WatchdogConditions {
+  /** The database has been unreachable for longer than the grace period. */
+  databaseUnreachable: boolean;
+  /** The station's newest plan write is older than the staleness limit. */
+  planStale: boolean;
+}
+
 /**
- * Decides whether a station's pumps must leave the plan for their failsafe setpoints. The grace
- * period is measured on the monotonic clock, so a wall-clock step cannot start or end it. Plan
- * age compares database timestamps and therefore uses the wall clock.
+ * Evaluates each station-wide failsafe cause. The grace period is measured on the monotonic clock,
+ * so a wall-clock step cannot start or end it. Plan age compares database timestamps and therefore
+ * uses the wall clock.
  */
+export function evaluateWatchdogConditions(input: WatchdogInput): WatchdogConditions {
+  const databaseUnreachable = input.databaseUnreachable && input.monotonicMs - input.lastDatabaseContactMs > input.databaseGraceMs;
+  const planStale = input.planStalenessMs > 0 && input.lastPlanWriteMs !== null && input.wallMs - input.lastPlanWriteMs > input.planStalenessMs;
+  return { databaseUnreachable, planStale };
+}
+
+/** Picks the cause that sends the pumps to failsafe: a database outage wins over a stale plan. */
+export function selectWatchdogReason(conditions: WatchdogConditions): WatchdogReason | null {
+  if (conditions.databaseUnreachable) return 'database_unreachable';
+  return conditions.planStale ? 'plan_stale' : null;
+}
+
+/** Decides whether a station's pumps must leave the plan for their failsafe setpoints, and why. */
 export function evaluateWatchdog(input: WatchdogInput): WatchdogReason | null {
-  if (input.databaseUnreachable && input.monotonicMs - input.lastDatabaseContactMs > input.databaseGraceMs) {
-    return 'database_unreachable';
-  }
-  const stale = input.planStalenessMs > 0 && input.lastPlanWriteMs !== null && input.wallMs - input.lastPlanWriteMs > input.planStalenessMs;
-  return stale ? 'plan_stale' : null;
+  return selectWatchdogReason(evaluateWatchdogConditions(input));
 }

@@ -128,6 +128,28 @@ describe.each(DATABASE_KINDS)('schema on $kind', ({ create }) => {
     expect(Number(after.rows[0]?.count)).toBe(Number(before.rows[0]?.count));
   });
 
+  it('stop commands persist after clock set back', async () => {
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000);
+    const command = (kind: 'activate' | 'clear' | 'resume', acceptedAt: Date) => persistStopCommand(database, { kind, stationId: 's1', origin: ORIGIN, acceptedAt });
+
+    // Each command is accepted after the previous one, but by a wall clock that was set back in between.
+    await command('activate', at(0));
+    await command('clear', at(5));
+    await command('activate', at(10));
+    await command('clear', at(15));
+    await command('resume', at(20));
+    expect(await readStopState(database, 's1')).toBe('operational');
+
+    const stops = await database.query<{ activated_at: Date; cleared_at: Date; ended_at: Date; end_reason: string }>(
+      `SELECT activated_at, cleared_at, ended_at, end_reason FROM emergency_stops WHERE station_id = 's1' ORDER BY stop_id DESC LIMIT 2`,
+    );
+    expect(stops.rows.map((row) => row.end_reason)).toEqual(['resumed', 'stopped_again']);
+    for (const row of stops.rows) {
+      expect(row.cleared_at.getTime()).toBeGreaterThanOrEqual(row.activated_at.getTime());
+      expect(row.ended_at.getTime()).toBeGreaterThanOrEqual(row.cleared_at.getTime());
+    }
+  });
+
   it('audit log is append-only', async () => {
     await expect(database.query(`UPDATE compliance_audit_log SET severity = 'LOW'`)).rejects.toThrow(/append-only/);
     await expect(database.query('DELETE FROM compliance_audit_log')).rejects.toThrow(/append-only/);

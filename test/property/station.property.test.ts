@@ -7,13 +7,15 @@ import { migrate } from '../../src/db/migrate.js';
 import { mirrorConfiguration } from '../../src/db/mirror-config.js';
 import { createLogger } from '../../src/log.js';
 import { STOP_IMAGE_STATES } from '../../src/machines/emergency-stop.js';
+import { PLAN_CLOCK_TOLERANCE_MS } from '../../src/station/plan-clock.js';
 import type { StationSnapshot } from '../../src/station/snapshot.js';
 import { createPgliteDatabase, type TestDatabase } from '../helpers/databases.js';
 
 /**
  * Drives one real StationActor on a real PGlite database with an injected wall clock and
- * monotonic clock, through random sequences of plan rows, overrides, stops, clears, resumes,
- * database outages, clock advances and wall-clock jumps. After every step it checks the published
+ * monotonic clock, through random sequences of plan rows (some stamped ahead of or behind the
+ * wall clock), overrides, stops, clears, resumes, database outages, clock advances and wall-clock
+ * jumps. After every step it checks the published
  * values against the safety rules and against an independent model of which source applies.
  */
 
@@ -37,7 +39,8 @@ const PUMP_IDS = ['p1', 'p2'] as const;
 type PumpId = (typeof PUMP_IDS)[number];
 
 type Action =
-  | { kind: 'plan'; pump: PumpId; startOffsetS: number; durationS: number; value: number }
+  /** stampOffsetS moves created_at away from the wall clock, as an optimizer host with a wrong clock does. */
+  | { kind: 'plan'; pump: PumpId; startOffsetS: number; durationS: number; value: number; stampOffsetS: number }
   | { kind: 'override'; pump: PumpId; fraction: number; durationS: number }
   | { kind: 'clearOverride'; pump: PumpId }
   | { kind: 'stop' }
@@ -50,7 +53,17 @@ type Action =
 const pumpArbitrary = fc.constantFrom(...PUMP_IDS);
 
 const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('plan' as const), pump: pumpArbitrary, startOffsetS: fc.integer({ min: -3600, max: 600 }), durationS: fc.integer({ min: 1, max: 7200 }), value: fc.double({ min: -50, max: 200, noNaN: true }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('plan' as const),
+      pump: pumpArbitrary,
+      startOffsetS: fc.integer({ min: -3600, max: 600 }),
+      durationS: fc.integer({ min: 1, max: 7200 }),
+      value: fc.double({ min: -50, max: 200, noNaN: true }),
+      stampOffsetS: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -600, max: 7200 }) }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('override' as const), pump: pumpArbitrary, fraction: fc.double({ min: 0, max: 1, noNaN: true }), durationS: fc.integer({ min: 1, max: 6 * 3600 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('clearOverride' as const), pump: pumpArbitrary }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'stop' as const }) },
@@ -84,13 +97,27 @@ interface ModelRow {
   value: number;
   createdMs: number;
   order: number;
+  /** Wall time of the first read that found createdMs beyond the tolerance ahead, or null. */
+  flaggedMs: number | null;
+}
+
+/**
+ * Picks the covering row that applies: the newest normally stamped one by created_at (then insert
+ * order), unless a flagged row was inserted after it, in which case the last inserted flagged row.
+ */
+function winningRow(covering: ModelRow[]): ModelRow | undefined {
+  const byInsert = (a: ModelRow, b: ModelRow) => b.order - a.order;
+  const normal = covering.filter((row) => row.flaggedMs === null).sort((a, b) => b.createdMs - a.createdMs || byInsert(a, b))[0];
+  const flagged = covering.filter((row) => row.flaggedMs !== null).sort(byInsert)[0];
+  if (!normal || !flagged) return normal ?? flagged;
+  return flagged.order > normal.order ? flagged : normal;
 }
 
 /** The test's own record, kept apart from the actor: rows written, overrides, and the last read. */
 class Model {
   rows: ModelRow[] = [];
   overrides = new Map<PumpId, { value: number; expiresMs: number }>();
-  /** Plan values and newest created_at as of the last successful read, and when it happened. */
+  /** Plan values and newest write as of the last successful read, and when it happened. */
   planAtRead = new Map<PumpId, number | null>();
   lastWriteAtRead: number | null = null;
   lastReadOkMonotonic = 0;
@@ -100,14 +127,20 @@ class Model {
     this.lastReadFailed = !ok;
     if (!ok) return;
     this.lastReadOkMonotonic = monotonicMs;
-    for (const pump of PUMP_IDS) {
-      const covering = this.rows
-        .filter((row) => row.pump === pump && row.startMs <= wallMs && row.endMs > wallMs)
-        .sort((a, b) => b.createdMs - a.createdMs || b.order - a.order);
-      this.planAtRead.set(pump, covering[0]?.value ?? null);
+    // A row stamped beyond the tolerance ahead of the read is flagged once, with the read's time.
+    const latestNormalStamp = wallMs + PLAN_CLOCK_TOLERANCE_MS;
+    for (const row of this.rows) {
+      if (row.flaggedMs === null && row.createdMs > latestNormalStamp) row.flaggedMs = wallMs;
     }
-    this.lastWriteAtRead = this.rows.length === 0 ? null : Math.max(...this.rows.map((row) => row.createdMs));
+    for (const pump of PUMP_IDS) {
+      const covering = this.rows.filter((row) => row.pump === pump && row.startMs <= wallMs && row.endMs > wallMs);
+      this.planAtRead.set(pump, winningRow(covering)?.value ?? null);
+    }
+    const countedWrites = this.rows.map((row) => row.flaggedMs ?? row.createdMs).filter((time) => time <= latestNormalStamp);
+    if (this.rows.length === 0) this.lastWriteAtRead = null;
+    else this.lastWriteAtRead = countedWrites.length === 0 ? Number.NEGATIVE_INFINITY : Math.max(...countedWrites);
   }
+
 
   /** Drops the overrides that ran out; like the actor, a later backward clock jump does not revive them. */
   expireOverrides(wallMs: number): void {
@@ -243,8 +276,9 @@ describe('station actor under random operation', () => {
                 startMs: wallMs + action.startOffsetS * SECOND,
                 endMs: wallMs + (action.startOffsetS + action.durationS) * SECOND,
                 value: action.value,
-                createdMs: wallMs,
+                createdMs: wallMs + action.stampOffsetS * SECOND,
                 order: (order += 1),
+                flaggedMs: null,
               };
               await database.query(
                 `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,

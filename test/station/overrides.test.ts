@@ -15,6 +15,11 @@ stations:
 
 const OVERRIDE_PATH = '/api/v1/pump-stations/s1/pumps/pump1/override';
 
+// The rate limit counts the time since the station's previous evaluation, which the heartbeat
+// bounds. With the default 1 s heartbeat, a clear that arrives 0.5 s after a beat moves pump1
+// from 30 to 40 Hz in one step, so the ramp that the tests sample would have no steps to see.
+const ADAPTER_OPTIONS = { stationDependencies: () => ({ heartbeatIntervalMs: 100 }) };
+
 interface PumpBody {
   pump_id: string;
   setpoint: number;
@@ -33,7 +38,7 @@ describe('manual overrides over REST', () => {
 
   beforeAll(async () => {
     database = await createPostgresDatabase();
-    running = await startInProcessAdapter(CONFIG, database.url!);
+    running = await startInProcessAdapter(CONFIG, database.url!, ADAPTER_OPTIONS);
     await running.database().query(
       `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value)
        VALUES ('s1', 'pump1', now() - interval '1 hour', now() + interval '1 day', 40),
@@ -112,7 +117,7 @@ describe('manual overrides over REST', () => {
 
   it('survives a restart', async () => {
     await running.stop();
-    running = await startInProcessAdapter(CONFIG, database.url!, {}, running.dataDir);
+    running = await startInProcessAdapter(CONFIG, database.url!, ADAPTER_OPTIONS, running.dataDir);
     const pump = await waitUntil(() => pump1(running), (each) => each.mode === 'override' && each.setpoint === 30, 10_000);
     expect(pump.setpoint).toBe(30);
   });
@@ -152,5 +157,18 @@ describe('manual overrides over REST', () => {
       5000,
     );
     expect(audit.rowCount).toBe(1);
+    const overrideId = String((response.body.override as { override_id: string }).override_id);
+    const stored = await waitUntil(
+      () => running.database().query<{ end_reason: string | null }>('SELECT end_reason FROM pump_overrides WHERE override_id = $1', [overrideId]),
+      (result) => result.rows[0]?.end_reason === 'expired',
+      5000,
+    );
+    expect(stored.rows[0]!.end_reason).toBe('expired');
+
+    const cleared = await running.request('DELETE', OVERRIDE_PATH);
+    expect(cleared.status).toBe(404);
+    expect(cleared.body.title).toBe('OVERRIDE_NOT_FOUND');
+    expect(String(cleared.body.detail)).toContain(`override ${overrideId} expired at`);
+    expect(cleared.body.last_override).toMatchObject({ override_id: overrideId, end_reason: 'expired' });
   });
 });

@@ -133,10 +133,12 @@ describe('plan upload over REST', () => {
     const db = running.database();
     await db.query(
       `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, plan_version, created_at)
-       VALUES ('s2', 'pump1', now() - interval '2 hours', now() + interval '2 hours', 11, 'old', now() - interval '10 minutes'),
-              ('s2', 'pump1', now() - interval '1 hour', now() + interval '1 hour', 12, 'newer', now() - interval '5 minutes'),
-              ('s2', 'pump1', now() - interval '3 hours', now() + interval '3 hours', 13, 'oldest', now() - interval '20 minutes')`,
+       VALUES ('s2', 'pump1', now() - interval '2 hours', now() + interval '2 hours', 11, 'old', now() - interval '60 minutes'),
+              ('s2', 'pump1', now() - interval '1 hour', now() + interval '1 hour', 12, 'newer', now() - interval '45 minutes'),
+              ('s2', 'pump1', now() - interval '3 hours', now() + interval '3 hours', 13, 'oldest', now() - interval '170 minutes')`,
     );
+    // Each read below lies after the created_at of the rows it compares. A row stamped after the
+    // read time would count as stamped in the future and rank by insertion order instead.
     // The upload in the first test (created now) still covers s2/pump1 with 120.
     expect((await readPlanState(db, 's2', new Date())).values.get('pump1')).toBe(120);
     // Before that upload's interval began, the newest row covering that moment is 'newer'.

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { AlertEvents, type AlertEvent } from '../../src/station/alert-events.js';
 import { EpisodeTracker } from '../../src/station/episodes.js';
-import { evaluateWatchdog, type WatchdogInput } from '../../src/station/watchdog.js';
+import { evaluatePumpEpisodeConditions } from '../../src/station/episode-conditions.js';
+import { evaluateWatchdog, evaluateWatchdogConditions, type WatchdogInput } from '../../src/station/watchdog.js';
 import { validateOverride } from '../../src/station/override-rules.js';
 import { isAdapterError } from '../../src/errors.js';
 
@@ -19,6 +20,30 @@ describe('EpisodeTracker', () => {
     const tracker = new EpisodeTracker<null>();
     tracker.update('clamp:p1', true, null);
     expect(tracker.update('clamp:p2', true, null)?.change).toBe('started');
+  });
+
+  it('continues restored episodes', () => {
+    const tracker = new EpisodeTracker<{ requested: number }>();
+    tracker.update('clamp:p2', true, { requested: 1 });
+    tracker.restore(new Map([['clamp:p1', { requested: 70 }]]));
+    expect(tracker.isOpen('clamp:p2')).toBe(false);
+    expect(tracker.update('clamp:p1', true, { requested: 80 })).toBeNull();
+    expect(tracker.update('clamp:p1', false, { requested: 0 })).toEqual({ change: 'ended', details: { requested: 70 } });
+  });
+});
+
+describe('evaluatePumpEpisodeConditions', () => {
+  const limits = { minimum: 10, maximum: 50, maxRatePerSecond: 1, failsafeSetpoint: 20, stopSetpoint: 10 };
+
+  it.each([
+    ['plan within limits', 30, null, { planMissing: false, clamped: false, requestedValue: null }],
+    ['plan above maximum', 70, null, { planMissing: false, clamped: true, requestedValue: 70 }],
+    ['no plan', null, null, { planMissing: true, clamped: false, requestedValue: null }],
+    ['non-finite plan', Number.NaN, null, { planMissing: true, clamped: false, requestedValue: null }],
+    ['override without plan', null, 40, { planMissing: false, clamped: false, requestedValue: null }],
+    ['override over clamped plan', 70, 40, { planMissing: false, clamped: false, requestedValue: null }],
+  ] as const)('%s', (_label, planValue, overrideValue, expected) => {
+    expect(evaluatePumpEpisodeConditions({ planValue, overrideValue }, limits)).toEqual(expected);
   });
 });
 
@@ -70,6 +95,11 @@ describe('evaluateWatchdog', () => {
     ['outage beats staleness', { databaseUnreachable: true, lastDatabaseContactMs: 0, lastPlanWriteMs: 0 }, 'database_unreachable'],
   ] as const)('%s', (_label, change, expected) => {
     expect(evaluateWatchdog({ ...base, ...change })).toBe(expected);
+  });
+
+  it('reports both causes apart', () => {
+    const conditions = evaluateWatchdogConditions({ ...base, databaseUnreachable: true, lastDatabaseContactMs: 0, lastPlanWriteMs: 0 });
+    expect(conditions).toEqual({ databaseUnreachable: true, planStale: true });
   });
 });
 
