@@ -7,14 +7,18 @@
  * which the adapter sends after the stop is committed to the database. The stop is then cleared,
  * leaving the station held, and the next cycle starts once the status word shows bit 0 clear.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { adapterEnvironment, startAdapter, type RunningAdapter } from '../../test/helpers/adapter-process.js';
 import { login } from '../../test/helpers/rest.js';
+import { PACKAGE_ROOT } from '../../src/paths.js';
 import { RestClient } from './rest-client.js';
 import { StatusPoller } from './status-poller.js';
 
@@ -82,10 +86,22 @@ function row(label: string, samples: number[]): string {
   return `| ${label} | ${format(percentile(sorted, 50))} | ${format(percentile(sorted, 99))} | ${format(sorted.at(-1) ?? Number.NaN)} |`;
 }
 
-async function runCycles(adapter: RunningAdapter, options: { cycles: number; system: boolean }): Promise<{ toModbus: number[]; toResponse: number[]; polls: number }> {
-  const token = await login(adapter.baseUrl, ADMIN_PASSWORD);
-  const rest = new RestClient(adapter.httpPort, token);
-  const poller = await StatusPoller.open(adapter.modbusPort, 1);
+/** Ports and bearer token of the server the cycles run against: the adapter or the reference server. */
+interface Target {
+  httpPort: number;
+  modbusPort: number;
+  token: string;
+}
+
+interface CycleResult {
+  toModbus: number[];
+  toResponse: number[];
+  polls: number;
+}
+
+async function runCycles(target: Target, options: { cycles: number; system: boolean }): Promise<CycleResult> {
+  const rest = new RestClient(target.httpPort, target.token);
+  const poller = await StatusPoller.open(target.modbusPort, 1);
   const path = options.system ? '/api/v1/emergency-stop' : '/api/v1/pump-stations/station001/emergency-stop';
   const toModbus: number[] = [];
   const toResponse: number[] = [];
@@ -118,6 +134,25 @@ async function runCycles(adapter: RunningAdapter, options: { cycles: number; sys
   }
 }
 
+/** Starts bench/estop/reference-server.ts in its own process and returns its ports. */
+async function startReference(databaseUrl: string, token: string): Promise<{ process: ChildProcess; httpPort: number; modbusPort: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PACKAGE_ROOT, 'bench', 'estop', 'reference-server.ts'), databaseUrl, token], {
+    cwd: PACKAGE_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const ports = JSON.parse(line) as { http: number; modbus: number };
+  return { process: child, httpPort: ports.http, modbusPort: ports.modbus };
+}
+
+/** Formats one result row with the adapter's p50 and p99 as multiples of the reference's. */
+function ratioRow(label: string, adapter: number[], reference: number[]): string {
+  const sortedAdapter = [...adapter].sort((a, b) => a - b);
+  const sortedReference = [...reference].sort((a, b) => a - b);
+  const ratio = (p: number) => (percentile(sortedAdapter, p) / percentile(sortedReference, p)).toFixed(2);
+  return `| ${label} | ${ratio(50)} | ${ratio(99)} |`;
+}
+
 async function main(): Promise<void> {
   const options = parseOptions();
   if (!options) {
@@ -129,9 +164,20 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'calejo-estop-bench-'));
   let adapter: RunningAdapter | undefined;
   try {
+    const referenceToken = randomBytes(16).toString('hex');
+    const referenceServer = await startReference(database.url, referenceToken);
+    process.stderr.write(`reference server running (http ${referenceServer.httpPort}, modbus ${referenceServer.modbusPort}); ${WARMUP_CYCLES} warm-up cycles, then ${options.cycles}\n`);
+    let reference: CycleResult;
+    try {
+      reference = await runCycles({ ...referenceServer, token: referenceToken }, options);
+    } finally {
+      referenceServer.process.kill('SIGTERM');
+    }
+
     adapter = await startAdapter(adapterEnvironment({ DATABASE_URL: database.url, CALEJO_ADMIN_PASSWORD: ADMIN_PASSWORD, CALEJO_DATA_DIR: dataDir }));
     process.stderr.write(`adapter running (http ${adapter.httpPort}, modbus ${adapter.modbusPort}); ${WARMUP_CYCLES} warm-up cycles, then ${options.cycles}\n`);
-    const result = await runCycles(adapter, options);
+    const token = await login(adapter.baseUrl, ADMIN_PASSWORD);
+    const result = await runCycles({ httpPort: adapter.httpPort, modbusPort: adapter.modbusPort, token }, options);
 
     const cpu = cpus()[0];
     process.stdout.write(
@@ -144,7 +190,19 @@ async function main(): Promise<void> {
         row('(a) request sent → first FC3 read with bit 0', result.toModbus),
         row('(b) request sent → response (stop committed)', result.toResponse),
         '',
-        `Status-word reads during the run: ${result.polls}`,
+        'Reference server (bench/estop/reference-server.ts: bare HTTP and Modbus servers, one INSERT per request):',
+        '',
+        '| interval | p50 ms | p99 ms | max ms |',
+        '| --- | ---: | ---: | ---: |',
+        row('(a) request sent → first FC3 read with bit 0', reference.toModbus),
+        row('(b) request sent → response (row committed)', reference.toResponse),
+        '',
+        '| adapter ÷ reference | p50 | p99 |',
+        '| --- | ---: | ---: |',
+        ratioRow('(a)', result.toModbus, reference.toModbus),
+        ratioRow('(b)', result.toResponse, reference.toResponse),
+        '',
+        `Status-word reads during the adapter run: ${result.polls}`,
         '',
       ].join('\n'),
     );
