@@ -4,7 +4,7 @@ import { AdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
 import { emergencyStopMachine, type EmergencyStopState } from '../machines/emergency-stop.js';
 import type { AdapterConfig } from '../config/load.js';
-import { computePumpOutput, guardLimits, type PumpLimits, type PumpMode } from '../station/pipeline.js';
+import { computePumpOutput, guardLimits, rateLimitSeconds, type PumpLimits, type PumpMode } from '../station/pipeline.js';
 import { readPlanState, type PlanState } from '../station/plan-store.js';
 import { flagFutureTimestamps, PLAN_CLOCK_TOLERANCE_MS, type FutureTimestampedRows } from '../station/plan-clock.js';
 import type { StationSnapshot } from '../station/snapshot.js';
@@ -72,6 +72,8 @@ interface PumpRuntime {
   setpoint: number;
   targetSetpoint: number;
   mode: PumpMode;
+  /** True when the previous evaluation left the pump short of its target, so the ramp timer runs. */
+  ramping: boolean;
 }
 
 /** Upper bound of a timer delay; the heartbeat re-reads plans anyway, so later boundaries can wait. */
@@ -120,6 +122,11 @@ export class StationActor {
   /** Set while marking future-stamped plan rows fails, so the failure is logged once, not every second. */
   private futureMarkFailing = false;
   private restoring: Promise<void> | undefined;
+  /**
+   * Set once the stored stop state, overrides and open episodes were read. A stop accepted before
+   * that moves the machine out of `restoring`, so the machine state cannot tell.
+   */
+  private storedStateLoaded = false;
   private previousState: EmergencyStopState = 'restoring';
   /** Set once the actor failed or stopped; from then on it publishes only the stop image. */
   private halted = false;
@@ -159,6 +166,7 @@ export class StationActor {
       setpoint: pump.stop_setpoint,
       targetSetpoint: pump.stop_setpoint,
       mode: 'stopped',
+      ramping: false,
     }));
     this.ownsQueue = dependencies.queue === undefined;
     this.queue = dependencies.queue ?? new PersistenceQueue({ stationId: this.stationId, getDatabase: dependencies.getDatabase, logger: this.logger });
@@ -189,7 +197,7 @@ export class StationActor {
    * one read.
    */
   restore(): Promise<void> {
-    if (this.state !== 'restoring' || this.halted) return this.refreshPlans();
+    if (this.storedStateLoaded || this.halted) return this.refreshPlans();
     this.restoring ??= this.readStoredState().finally(() => {
       this.restoring = undefined;
     });
@@ -207,9 +215,17 @@ export class StationActor {
     const overrides = this.restoreOverrides(await readOpenOverrides(database, this.stationId));
     const openEpisodes = await readOpenEpisodes(database, this.stationId, pendingAudit);
     await this.readPlans();
-    if (this.state !== 'restoring' || this.halted) return;
+    if (this.halted) return;
     this.episodes.restore(openEpisodes);
+    this.storedStateLoaded = true;
 
+    // A stop accepted while the reads ran is newer than anything stored, so the station keeps it.
+    // The overrides and episodes read above apply all the same.
+    if (this.state !== 'restoring') {
+      this.logger.info({ stored_state: stored, state: this.state, overrides: overrides.length }, 'stored state read after a newer command; the station keeps its state');
+      this.guarded(() => this.recompute());
+      return;
+    }
     const pending = this.queue.impliedStopState() ?? pendingBeforeRead;
     const state = pending ?? stored;
     this.machine.send({ type: 'RESTORED', state });
@@ -491,7 +507,7 @@ export class StationActor {
 
   private onHeartbeat(): void {
     this.heartbeat = (this.heartbeat + 1) % 65536;
-    if (this.state === 'restoring') {
+    if (!this.storedStateLoaded) {
       // A restore that failed at start, or while the database was away, is retried here.
       if (this.dependencies.getDatabase()) {
         this.restore().catch((error: unknown) => this.logger.error({ err: error }, 'restoring the station state failed; the stop image stays and the next heartbeat retries'));
@@ -523,9 +539,9 @@ export class StationActor {
       lastPlanWriteMs: this.lastPlanWriteMs,
       planStalenessMs: this.dependencies.planStalenessMs,
     });
-    // A restoring station publishes the stop image whatever the watchdog decides, so a database
-    // outage before its first read is no failsafe episode, and no plan or open episode is known yet.
-    const trackEpisodes = state !== 'restoring';
+    // Until the stored state is read, the station publishes the stop image whatever the watchdog
+    // decides, so a database outage then is no failsafe episode, and no open episode is known yet.
+    const trackEpisodes = this.storedStateLoaded && state !== 'restoring';
     if (trackEpisodes) {
       this.setWatchdog(selectWatchdogReason(conditions));
       this.episodes.trackStation(conditions, wall);
@@ -547,11 +563,12 @@ export class StationActor {
         stopState: state,
         limits: pump.limits,
         previousSetpoint: pump.setpoint,
-        elapsedSeconds,
+        elapsedSeconds: rateLimitSeconds(elapsedSeconds, pump.ramping, this.dependencies.rampIntervalMs / 1000),
       });
       pump.setpoint = output.setpoint;
       pump.targetSetpoint = output.targetSetpoint;
       pump.mode = output.mode;
+      pump.ramping = output.ramping;
       ramping ||= output.ramping;
       if (trackEpisodes) this.episodes.trackPump(pump, evaluatePumpEpisodeConditions({ planValue, overrideValue }, pump.limits), conditions, wall);
     }

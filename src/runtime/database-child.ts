@@ -81,13 +81,10 @@ export function databaseChild(options: {
 
   function connected(database: Database, outage: DatabaseOutage | null): void {
     setDatabase(database);
-    // Stations that could not read their stored state while the database was down do it now.
+    // Stations that could not read their stored state while the database was down do it now,
+    // and the others refresh their plans.
     for (const actor of stations.all()) {
-      if (actor.state === 'restoring') {
-        actor.restore().catch((error: unknown) => logger.error({ err: error, station_id: actor.stationId }, 'restoring station state failed'));
-      } else {
-        void actor.refreshPlans();
-      }
+      actor.restore().catch((error: unknown) => logger.error({ err: error, station_id: actor.stationId }, 'restoring station state failed'));
     }
     options.onConnected?.(database, outage);
   }

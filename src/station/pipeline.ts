@@ -104,14 +104,22 @@ export interface RateLimitInput {
 }
 
 /**
+ * Returns the time, in seconds, that the rate limit may credit to this evaluation. A pump that was
+ * at its target has not moved since the previous evaluation, which may be a whole heartbeat ago,
+ * so its first step after a target change gets at most one ramp tick. Otherwise that step would be
+ * published at once and could be as large as the rate limit times the heartbeat interval.
+ */
+export function rateLimitSeconds(elapsedSeconds: number, wasRamping: boolean, rampTickSeconds: number): number {
+  const elapsed = Math.max(0, elapsedSeconds);
+  return wasRamping ? elapsed : Math.min(elapsed, rampTickSeconds);
+}
+
+/**
  * Step 3 limits the change per second, in operation and while recovering. One move is exempt. In
  * operation, a pump that the watchdog or a missing plan sends to failsafe goes there at once, like
  * a stop. Its failsafe setpoint is the value the engineer chose for when the adapter cannot vouch
  * for the plan. Leaving failsafe goes through the rate limit like any other change.
  */
-// NOTE: elapsedSeconds counts from the previous evaluation even while the value was held. So the
-// first step after a target change is published at once, and it can be as large as
-// maxRatePerSecond times that gap. The gap is up to one heartbeat (1 s by default), not one ramp tick.
 export function limitRateOfChange(input: RateLimitInput): number {
   const jumpToFailsafe = input.source.mode === 'failsafe' && input.stopState === 'operational';
   if (jumpToFailsafe) return input.target;

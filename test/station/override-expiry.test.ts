@@ -162,3 +162,56 @@ describe('override expiry', () => {
     expect(await auditTypes(overrideId)).toEqual(['OVERRIDE_SET', 'OVERRIDE_EXPIRED']);
   });
 });
+
+/**
+ * A station restarted while the database is away accepts a stop before it could read its stored
+ * overrides. Once it reads them, a later resume must return the pump to its override, not to the plan.
+ */
+describe('override restored after an early stop', () => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+  let reachable = true;
+  let station: ManualStation;
+
+  beforeAll(async () => {
+    testDatabase = await createPgliteDatabase();
+    database = await testDatabase.open();
+    await migrate(database);
+    await mirrorConfiguration(database, STATIONS);
+    station = new ManualStation(STATIONS[0]!, () => (reachable ? database : null));
+    await database.query(
+      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at) VALUES ('s1', 'p1', $1, $2, 40, $3)`,
+      [new Date(station.wallMs - 86_400_000), new Date(station.wallMs + 86_400_000), new Date(station.wallMs)],
+    );
+    await station.start();
+    await station.settle(2);
+  });
+
+  afterAll(async () => {
+    reachable = true;
+    await station?.stop();
+    await database?.close();
+    await testDatabase?.drop();
+  });
+
+  it('applies the stored override after resume', async () => {
+    await station.actor.setOverride('p1', { value: 30, expiresAt: new Date(station.wallMs + 3_600_000) }, ORIGIN);
+    await station.settle(1);
+    expect(station.actor.getSnapshot().pumps[0]).toMatchObject({ mode: 'override', setpoint: 30 });
+
+    reachable = false;
+    await station.restart().catch(() => undefined); // the restore fails while the database is away
+    expect(station.actor.state).toBe('restoring');
+    void station.actor.activateEmergencyStop(ORIGIN);
+    expect(station.actor.state).toBe('stopped');
+
+    reachable = true;
+    await station.actor.restore();
+    expect(await station.queue.flush(5000)).toBe(0);
+    await station.actor.clearEmergencyStop(ORIGIN);
+    await station.actor.resume(ORIGIN);
+    await station.settle(3);
+    expect(station.actor.state).toBe('operational');
+    expect(station.actor.getSnapshot().pumps[0]).toMatchObject({ mode: 'override', setpoint: 30 });
+  });
+});

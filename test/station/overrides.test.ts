@@ -15,10 +15,8 @@ stations:
 
 const OVERRIDE_PATH = '/api/v1/pump-stations/s1/pumps/pump1/override';
 
-// The rate limit counts the time since the station's previous evaluation, which the heartbeat
-// bounds. With the default 1 s heartbeat, a clear that arrives 0.5 s after a beat moves pump1
-// from 30 to 40 Hz in one step, so the ramp that the tests sample would have no steps to see.
-const ADAPTER_OPTIONS = { stationDependencies: () => ({ heartbeatIntervalMs: 100 }) };
+// The default 1 s heartbeat: a clear that arrives between beats must still ramp from the first step.
+const ADAPTER_OPTIONS = {};
 
 interface PumpBody {
   pump_id: string;

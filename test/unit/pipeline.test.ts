@@ -8,6 +8,7 @@ import {
   limitRateOfChange,
   PUMP_MODE_CODES,
   rampToward,
+  rateLimitSeconds,
   selectSource,
   type PumpLimits,
   type PumpOutputInput,
@@ -447,5 +448,23 @@ describe('on/off pumps', () => {
     const output = computePumpOutput({ planValue: 1, stopState: 'recovering', limits: onOff, previousSetpoint: 0, elapsedSeconds: 0.1 });
     expect(output.setpoint).toBe(1);
     expect(output.ramping).toBe(false);
+  });
+});
+
+describe('rateLimitSeconds', () => {
+  it('credits a resting pump one ramp tick', () => {
+    expect(rateLimitSeconds(0.9, false, 0.1)).toBe(0.1);
+  });
+
+  it('credits a ramping pump the whole gap', () => {
+    expect(rateLimitSeconds(0.25, true, 0.1)).toBe(0.25);
+  });
+
+  it('credits a short gap as it is', () => {
+    expect(rateLimitSeconds(0.04, false, 0.1)).toBe(0.04);
+  });
+
+  it('credits nothing for a clock step back', () => {
+    expect(rateLimitSeconds(-2, true, 0.1)).toBe(0);
   });
 });
