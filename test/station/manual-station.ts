@@ -3,6 +3,9 @@ import type { AdapterConfig } from '../../src/config/load.js';
 import type { Database } from '../../src/db/database.js';
 import { createLogger } from '../../src/log.js';
 import { PersistenceQueue } from '../../src/station/persistence-queue.js';
+import { migrate } from '../../src/db/migrate.js';
+import { mirrorConfiguration } from '../../src/db/mirror-config.js';
+import { createPgliteDatabase } from '../helpers/databases.js';
 
 /**
  * One station actor driven by the test: injected wall and monotonic clocks, no timers, and a write
@@ -65,4 +68,39 @@ export class ManualStation {
     await this.current?.stop(1000);
     await this.queue.drain(2000);
   }
+}
+
+/** A manual station on a fresh, migrated PGlite database with one plan row covering a day either side. */
+export interface PgliteStation {
+  station: ManualStation;
+  database: Database;
+  /** Stops the station, then closes and removes the database. */
+  close(): Promise<void>;
+}
+
+export async function startPgliteStation(
+  config: AdapterConfig['stations'][number],
+  plan: { pumpId: string; value: number },
+  options: { reachable?: () => boolean } = {},
+): Promise<PgliteStation> {
+  const testDatabase = await createPgliteDatabase();
+  const database = await testDatabase.open();
+  await migrate(database);
+  await mirrorConfiguration(database, [config]);
+  const reachable = options.reachable ?? (() => true);
+  const station = new ManualStation(config, () => (reachable() ? database : null));
+  await database.query(
+    `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+    [config.id, plan.pumpId, new Date(station.wallMs - 86_400_000), new Date(station.wallMs + 86_400_000), plan.value, new Date(station.wallMs)],
+  );
+  await station.start();
+  return {
+    station,
+    database,
+    async close() {
+      await station.stop();
+      await database.close();
+      await testDatabase.drop();
+    },
+  };
 }

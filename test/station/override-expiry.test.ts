@@ -5,7 +5,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { mirrorConfiguration } from '../../src/db/mirror-config.js';
 import { isAdapterError } from '../../src/errors.js';
 import { createPgliteDatabase, type TestDatabase } from '../helpers/databases.js';
-import { ManualStation } from './manual-station.js';
+import { ManualStation, startPgliteStation, type PgliteStation } from './manual-station.js';
 
 const STATIONS = applyStationDefaults(
   parseConfigText(
@@ -168,30 +168,19 @@ describe('override expiry', () => {
  * overrides. Once it reads them, a later resume must return the pump to its override, not to the plan.
  */
 describe('override restored after an early stop', () => {
-  let testDatabase: TestDatabase;
-  let database: Database;
   let reachable = true;
+  let fixture: PgliteStation;
   let station: ManualStation;
 
   beforeAll(async () => {
-    testDatabase = await createPgliteDatabase();
-    database = await testDatabase.open();
-    await migrate(database);
-    await mirrorConfiguration(database, STATIONS);
-    station = new ManualStation(STATIONS[0]!, () => (reachable ? database : null));
-    await database.query(
-      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at) VALUES ('s1', 'p1', $1, $2, 40, $3)`,
-      [new Date(station.wallMs - 86_400_000), new Date(station.wallMs + 86_400_000), new Date(station.wallMs)],
-    );
-    await station.start();
+    fixture = await startPgliteStation(STATIONS[0]!, { pumpId: 'p1', value: 40 }, { reachable: () => reachable });
+    station = fixture.station;
     await station.settle(2);
   });
 
   afterAll(async () => {
     reachable = true;
-    await station?.stop();
-    await database?.close();
-    await testDatabase?.drop();
+    await fixture?.close();
   });
 
   it('applies the stored override after resume', async () => {

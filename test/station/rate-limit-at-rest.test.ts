@@ -1,10 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyStationDefaults, parseConfigText } from '../../src/config/load.js';
-import type { Database } from '../../src/db/database.js';
-import { migrate } from '../../src/db/migrate.js';
-import { mirrorConfiguration } from '../../src/db/mirror-config.js';
-import { createPgliteDatabase, type TestDatabase } from '../helpers/databases.js';
-import { ManualStation } from './manual-station.js';
+import { ManualStation, startPgliteStation, type PgliteStation } from './manual-station.js';
 
 const STATIONS = applyStationDefaults(
   parseConfigText(
@@ -23,29 +19,18 @@ const ORIGIN = { source: 'rest', actor: 'alice', actorRole: 'engineer', sourceAd
 // A pump that rested at its target since the last heartbeat must not spend that idle time on one
 // step: a Modbus client polling every 100 ms would see the whole change at once.
 describe('rate limit after rest', () => {
-  let testDatabase: TestDatabase;
-  let database: Database;
+  let fixture: PgliteStation;
   let station: ManualStation;
 
   beforeAll(async () => {
-    testDatabase = await createPgliteDatabase();
-    database = await testDatabase.open();
-    await migrate(database);
-    await mirrorConfiguration(database, STATIONS);
-    station = new ManualStation(STATIONS[0]!, () => database);
-    await database.query(
-      `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at) VALUES ('s1', 'p1', $1, $2, 40, $3)`,
-      [new Date(station.wallMs - 86_400_000), new Date(station.wallMs + 86_400_000), new Date(station.wallMs)],
-    );
-    await station.start();
+    fixture = await startPgliteStation(STATIONS[0]!, { pumpId: 'p1', value: 40 });
+    station = fixture.station;
     await station.settle(10);
     expect(station.actor.getSnapshot().pumps[0]).toMatchObject({ mode: 'plan', setpoint: 40 });
   });
 
   afterAll(async () => {
-    await station?.stop();
-    await database?.close();
-    await testDatabase?.drop();
+    await fixture?.close();
   });
 
   it('limits the first step to one ramp tick', async () => {
