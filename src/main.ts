@@ -22,7 +22,12 @@ async function main(): Promise<void> {
     { version: VERSION, config: config.source, demo: config.isDemo, database: config.databaseUrl ? 'postgres' : 'embedded', stations: config.stations.length },
     'Calejo Control Adapter starting',
   );
-  const adapter = new Adapter(config, logger);
+  let adapter: Adapter;
+  try {
+    adapter = new Adapter(config, logger);
+  } catch (error) {
+    exitWithMessage(error);
+  }
 
   let stopping = false;
   const shutdown = async (signal: string, exitCode: number) => {

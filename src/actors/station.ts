@@ -2,7 +2,7 @@ import { createActor, type Actor } from 'xstate';
 import type { Database } from '../db/database.js';
 import { AdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
-import { emergencyStopMachine, type EmergencyStopState } from '../machines/emergency-stop.js';
+import { emergencyStopMachine, STOP_IMAGE_STATES, type EmergencyStopState } from '../machines/emergency-stop.js';
 import type { AdapterConfig } from '../config/load.js';
 import { computePumpOutput, guardLimits, rateLimitSeconds, type PumpLimits, type PumpMode } from '../station/pipeline.js';
 import { readPlanState, type PlanState } from '../station/plan-store.js';
@@ -541,16 +541,17 @@ export class StationActor {
     });
     // Until the stored state is read, the station publishes the stop image whatever the watchdog
     // decides, so a database outage then is no failsafe episode, and no open episode is known yet.
-    const trackEpisodes = this.storedStateLoaded && state !== 'restoring';
-    if (trackEpisodes) {
-      this.setWatchdog(selectWatchdogReason(conditions));
-      this.episodes.trackStation(conditions, wall);
-    }
+    const stateKnown = this.storedStateLoaded && state !== 'restoring';
+    if (stateKnown) this.setWatchdog(selectWatchdogReason(conditions), state);
     if (state === 'recovering' && this.watchdog === 'database_unreachable') {
       // Recovery requires a reachable database; losing it is a fault that latches a new stop.
       this.fault('database unreachable past the grace period during recovery');
       return;
     }
+    // Episodes are audited only while the pumps can publish them: a stopped or held station
+    // publishes its stop values, so an outage or a missing plan then changes no setpoint.
+    const trackEpisodes = stateKnown && (state === 'operational' || state === 'recovering');
+    if (trackEpisodes) this.episodes.trackStation(conditions, wall);
 
     let ramping = false;
     for (const pump of this.pumps) {
@@ -633,11 +634,13 @@ export class StationActor {
   }
 
   /** Logs a change of the watchdog's verdict; the episode recorder audits each cause. */
-  private setWatchdog(next: WatchdogReason | null): void {
+  private setWatchdog(next: WatchdogReason | null, state: EmergencyStopState): void {
     if (next === this.watchdog) return;
     const previous = this.watchdog;
     this.watchdog = next;
-    if (next) {
+    if (next && STOP_IMAGE_STATES.has(state)) {
+      this.logger.error({ previous_reason: previous, reason: next, state }, `watchdog: ${next}; the station is ${state}, so its pumps keep their stop setpoints`);
+    } else if (next) {
       this.logger.error({ previous_reason: previous, reason: next }, `watchdog: pumps switched to failsafe setpoints (${previous ?? 'none'} -> ${next})`);
     } else {
       this.logger.info({ previous_reason: previous }, `watchdog: ${previous ?? 'none'} cleared, pumps return to their targets at their rate limits`);

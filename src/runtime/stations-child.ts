@@ -5,10 +5,15 @@ import { Supervisor, type ChildHandle, type ChildSpec, type SupervisionReport, t
 import { StationActor, type StationActorDependencies } from '../actors/station.js';
 import type { StationRegistry } from '../actors/station-registry.js';
 import type { SupervisorPolicy, ChildRecord } from '../machines/supervisor.js';
+import { join } from 'node:path';
 import { PersistenceQueue } from '../station/persistence-queue.js';
+import { CommandJournal } from '../station/command-journal.js';
 import type { AlertEvents } from '../station/alert-events.js';
 
 type StationConfig = AdapterConfig['stations'][number];
+
+/** File in the data directory with the stop commands the database has not committed yet. */
+export const PENDING_COMMANDS_FILE = 'pending-stop-commands.json';
 
 /** Extra station dependencies per station id, such as an injected clock in tests. */
 export type StationDependencyOverrides = (stationId: string) => Partial<StationActorDependencies>;
@@ -44,10 +49,23 @@ export function stationsChild(options: {
   onSupervisionReport?: (report: SupervisionReport) => void;
 }): StationsChild {
   const logger = options.logger.child({ component: 'station' });
+  const journal = new CommandJournal(join(options.config.dataDir, PENDING_COMMANDS_FILE), logger);
+  const journaled = journal.load();
+  for (const stationId of journaled.keys()) {
+    if (!options.config.stations.some((station) => station.id === stationId)) {
+      logger.error({ station_id: stationId, path: journal.path }, `pending emergency-stop commands for station ${stationId}, which is no longer configured, stay in the journal`);
+    }
+  }
   const queues = new Map(
     options.config.stations.map((station) => [
       station.id,
-      new PersistenceQueue({ stationId: station.id, getDatabase: options.getDatabase, logger: logger.child({ station_id: station.id }) }),
+      new PersistenceQueue({
+        stationId: station.id,
+        getDatabase: options.getDatabase,
+        logger: logger.child({ station_id: station.id }),
+        journal,
+        journaledCommands: journaled.get(station.id),
+      }),
     ]),
   );
   let current: Supervisor | null = null;

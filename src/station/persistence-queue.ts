@@ -18,6 +18,13 @@ function describeWrite(write: QueuedWrite): string {
 
 const FIRST_RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
+/** Time after which a command write still running is recorded in the journal, because a hung database may not fail it for a long time. */
+const JOURNAL_AFTER_MS = 500;
+
+/** Store for a queue's pending commands once the database does not commit them. */
+export interface PendingCommandJournal {
+  record(stationId: string, commands: readonly StopCommandRecord[]): void;
+}
 
 /**
  * Writes a station's accepted stop, clear and resume commands, the ends of overrides that ran
@@ -43,8 +50,28 @@ export class PersistenceQueue {
       stationId: string;
       getDatabase: () => Database | null;
       logger: AdapterLogger;
+      journal?: PendingCommandJournal;
+      /** Commands an earlier run accepted and the database did not commit, oldest first. */
+      journaledCommands?: readonly StopCommandRecord[];
     },
-  ) {}
+  ) {
+    for (const record of options.journaledCommands ?? []) {
+      this.writes.push({ kind: 'command', record, resolve: () => undefined, attempts: 0 });
+    }
+    if (this.writes.length > 0) this.runSoon();
+  }
+
+  /** Records the pending commands in the journal, so that a restart keeps them. */
+  private journalPendingCommands(): void {
+    const journal = this.options.journal;
+    if (!journal) return;
+    const commands = this.writes.flatMap((write) => (write.kind === 'command' ? [write.record] : []));
+    try {
+      journal.record(this.options.stationId, commands);
+    } catch (error) {
+      this.options.logger.critical({ err: error, pending: commands.length }, 'recording pending emergency-stop commands in the journal failed; a restart before the database returns loses them');
+    }
+  }
 
   /** Calls `listener` whenever the number of pending commands changes; returns the unsubscribe function. */
   onPendingChanged(listener: () => void): () => void {
@@ -145,9 +172,10 @@ export class PersistenceQueue {
     clearTimeout(this.retryTimer);
     this.wakeRetry?.();
     if (this.writes.length > 0) {
+      this.journalPendingCommands();
       this.options.logger.critical(
         { pending: this.writes.map(describeWrite) },
-        'shutting down with emergency-stop commands, override ends or audit rows not written to the database; the station restarts from the last stored state',
+        'shutting down with writes not committed to the database; emergency-stop commands are kept in the journal and apply at the next start, override ends and audit rows are lost',
       );
     }
     return this.writes.length;
@@ -168,11 +196,18 @@ export class PersistenceQueue {
       while (this.writes.length > 0 && !this.closed) {
         const head = this.writes[0];
         if (!head) break;
-        if (await this.tryWrite(head)) {
+        const slow = head.kind === 'command' ? setTimeout(() => this.journalPendingCommands(), JOURNAL_AFTER_MS) : undefined;
+        const written = await this.tryWrite(head);
+        clearTimeout(slow);
+        if (written) {
           this.writes.shift();
           head.resolve();
-          if (head.kind === 'command') this.notifyPendingChanged();
+          if (head.kind === 'command') {
+            this.notifyPendingChanged();
+            this.journalPendingCommands();
+          }
         } else {
+          this.journalPendingCommands();
           await this.waitBeforeRetry(head.attempts);
         }
       }

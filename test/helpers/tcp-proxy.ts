@@ -59,7 +59,9 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.resume();
   }
 
+  /** Accepts connections again after `cut()`; does nothing while the proxy listens. */
   async restore(): Promise<void> {
+    if (this.listening) return;
     await this.start(this.port);
   }
 }

@@ -81,14 +81,14 @@ export interface PgliteStation {
 export async function startPgliteStation(
   config: AdapterConfig['stations'][number],
   plan: { pumpId: string; value: number },
-  options: { reachable?: () => boolean } = {},
+  options: { reachable?: () => boolean; dependencies?: Partial<StationActorDependencies> } = {},
 ): Promise<PgliteStation> {
   const testDatabase = await createPgliteDatabase();
   const database = await testDatabase.open();
   await migrate(database);
   await mirrorConfiguration(database, [config]);
   const reachable = options.reachable ?? (() => true);
-  const station = new ManualStation(config, () => (reachable() ? database : null));
+  const station = new ManualStation(config, () => (reachable() ? database : null), options.dependencies);
   await database.query(
     `INSERT INTO pump_plans (station_id, pump_id, interval_start, interval_end, target_value, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
     [config.id, plan.pumpId, new Date(station.wallMs - 86_400_000), new Date(station.wallMs + 86_400_000), plan.value, new Date(station.wallMs)],
