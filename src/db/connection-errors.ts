@@ -81,6 +81,14 @@ export function describeDatabaseFailure(error: unknown): string {
 }
 
 /**
+ * Returns true when the failure, or one of its causes, is a lost, refused or timed-out database
+ * connection, which a later attempt may overcome, rather than a fault in the request.
+ */
+export function isDatabaseConnectionFailure(error: unknown): boolean {
+  return causeChain(error).some((cause) => !(cause instanceof pg.DatabaseError) && isRetried(cause));
+}
+
+/**
  * Returns the error that stops the adapter for a failure of PostgreSQL at `target` (a description
  * without the password), or null when a later attempt may succeed.
  */

@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { AdapterError, isAdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
+import { describeDatabaseFailure, isDatabaseConnectionFailure } from '../db/connection-errors.js';
 
 /**
  * Turns every error into an RFC 9457 problem document. Client mistakes (4xx) are logged at info
@@ -58,6 +59,9 @@ function normalize(caught: unknown): AdapterError {
   }
   if (error?.status === 415) {
     return new AdapterError('MALFORMED_REQUEST', 'unsupported content type; send Content-Type: application/json', { cause: caught });
+  }
+  if (isDatabaseConnectionFailure(caught)) {
+    return new AdapterError('DATABASE_UNAVAILABLE', `the database did not respond (${describeDatabaseFailure(caught)}), so the request may not have been applied; check its result and retry once /api/v1/health reports the database up`, { cause: caught });
   }
   return new AdapterError('INTERNAL', 'internal error; the adapter logged the details with this request id', { cause: caught });
 }

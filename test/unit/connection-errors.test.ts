@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { describeDatabaseFailure, embeddedDatabaseError, permanentPostgresError } from '../../src/db/connection-errors.js';
+import { describeDatabaseFailure, embeddedDatabaseError, isDatabaseConnectionFailure, permanentPostgresError } from '../../src/db/connection-errors.js';
 import { AdapterError, isAdapterError } from '../../src/errors.js';
 
 const TARGET = 'postgres 10.0.0.5:5432/calejo';
@@ -93,5 +93,26 @@ describe('failure description', () => {
 
   it('uses message otherwise', () => {
     expect(describeDatabaseFailure(systemError('connect ECONNREFUSED 10.0.0.5:5432', 'ECONNREFUSED'))).toBe('connect ECONNREFUSED 10.0.0.5:5432');
+  });
+});
+
+describe('isDatabaseConnectionFailure', () => {
+  it('accepts a query timeout', () => {
+    expect(isDatabaseConnectionFailure(new Error('Query read timeout'))).toBe(true);
+  });
+
+  it('accepts a refused connection in the cause chain', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(isDatabaseConnectionFailure(new Error('storing the override failed', { cause: refused }))).toBe(true);
+  });
+
+  it('rejects an error the server returned', () => {
+    const duplicate = new pg.DatabaseError('duplicate key value violates unique constraint', 0, 'error');
+    duplicate.code = '23505';
+    expect(isDatabaseConnectionFailure(duplicate)).toBe(false);
+  });
+
+  it('rejects a programming error', () => {
+    expect(isDatabaseConnectionFailure(new TypeError('cannot read properties of undefined'))).toBe(false);
   });
 });
