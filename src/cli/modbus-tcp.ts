@@ -22,18 +22,38 @@ export function resolveRegister(register: number): { functionCode: 3 | 4; addres
   return null;
 }
 
+/** Parses decimal digits only: Number() would also take 0x9C41, 4e4 and surrounding spaces. */
 function integerArgument(text: string | undefined, name: string, minimum: number, maximum: number): number {
-  const value = Number(text);
-  if (text === undefined || !Number.isInteger(value) || value < minimum || value > maximum) {
-    throw new RangeError(`invalid ${name} "${text ?? ''}": give a whole number from ${minimum} to ${maximum}`);
+  const value = text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= minimum && value <= maximum)) {
+    throw new RangeError(`invalid ${name} "${text ?? ''}": give a whole number from ${minimum} to ${maximum} in decimal digits`);
   }
   return value;
+}
+
+/**
+ * Joins `--unit VALUE` into `--unit=VALUE` when VALUE starts with a dash, because parseArgs
+ * would otherwise reject `--unit -1` as ambiguous instead of letting the range check name 0 to 255.
+ */
+function joinDashedUnit(argv: string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index += 1) {
+    const argument = argv[index] ?? '';
+    const next = argv[index + 1];
+    if (argument === '--unit' && next !== undefined && next.startsWith('-') && next !== '--') {
+      joined.push(`--unit=${next}`);
+      index += 1;
+    } else {
+      joined.push(argument);
+    }
+  }
+  return joined;
 }
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { unit: { type: 'string', default: '1' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
+    parsed = parseArgs({ args: joinDashedUnit(argv), allowPositionals: true, options: { unit: { type: 'string', default: '1' }, json: { type: 'boolean' }, help: { type: 'boolean' } } });
   } catch (error) {
     process.stderr.write(`modbus-tcp: ${(error as Error).message}\n\n${HELP}\n`);
     return EXIT.UNKNOWN;

@@ -31,6 +31,12 @@ import { AdapterError, isAdapterError, type ErrorCode } from '../errors.js';
  * password was changed on the server.
  */
 
+/**
+ * The section of docs/security.md that lists the privileges of a role that runs the adapter on a
+ * migrated database. Errors about a missing privilege name it.
+ */
+export const PRIVILEGES_DOCUMENT = 'the privileges listed under "Running as a least-privilege role" in docs/security.md';
+
 const RETRIED_SYSTEM_CODES: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -151,7 +157,7 @@ function describeRejection(error: unknown, target: string): string | null {
     }
     if (sqlState === '3D000') return `${target}: ${message}; create the database, or correct the database name in DATABASE_URL`;
     if (sqlState === '42501') {
-      return `${target} denied a statement the adapter needs: ${message}; grant the user of DATABASE_URL the rights listed in docs/security.md`;
+      return `${target} denied a statement the adapter needs: ${message}; grant the user of DATABASE_URL ${PRIVILEGES_DOCUMENT}`;
     }
     if (sqlState.startsWith('42')) {
       return `the schema of ${target} does not match this adapter: ${message}; check that schema_migrations lists every file in src/db/migrations and that no table was changed outside them`;

@@ -17,6 +17,7 @@ import { measureRequests } from './http-metrics.js';
 import { registerOverrideRoutes } from './routes/overrides.js';
 import { registerPlanRoutes } from './routes/plans.js';
 import { registerSystemStopRoutes } from './routes/system-stop.js';
+import { JSON_BODY_LIMIT_BYTES } from './body-limit.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -59,7 +60,7 @@ export function createHttpApp(dependencies: HttpDependencies): Koa {
     }
     await next();
   });
-  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: JSON_BODY_LIMIT_BYTES, encoding: 'utf-8' }));
 
   const publicRoutes = new Router();
   registerHealthRoutes(publicRoutes, dependencies);

@@ -2,6 +2,7 @@ import type { Context, Next } from 'koa';
 import { AdapterError, isAdapterError } from '../errors.js';
 import type { AdapterLogger } from '../log.js';
 import { describeDatabaseFailure, isDatabaseConnectionFailure } from '../db/connection-errors.js';
+import { bodyTooLargeMessage } from './body-limit.js';
 
 /**
  * Turns every error into an RFC 9457 problem document. Client mistakes (4xx) are logged at info
@@ -20,7 +21,7 @@ export function problemResponses(logger: AdapterLogger) {
         throw new AdapterError('METHOD_NOT_ALLOWED', `method ${context.method} not allowed on ${context.path}; allowed: ${context.response.get('Allow') || 'none'}`);
       }
     } catch (caught) {
-      const error = normalize(caught);
+      const error = normalize(caught, context);
       const requestLog = (context.state.log as AdapterLogger | undefined) ?? logger;
       if (error.status >= 500) {
         requestLog.error({ err: caught, code: error.code }, 'request failed');
@@ -45,11 +46,11 @@ export function problemResponses(logger: AdapterLogger) {
 }
 
 /** Maps errors thrown by Koa's body parser and others onto the catalog. */
-function normalize(caught: unknown): AdapterError {
+function normalize(caught: unknown, context: Context): AdapterError {
   if (isAdapterError(caught)) return caught;
   const error = caught as { status?: number; type?: string; message?: string; expose?: boolean };
   if (error?.status === 413 || error?.type === 'entity.too.large') {
-    return new AdapterError('PAYLOAD_TOO_LARGE', 'request body too large; send at most 64 KiB of JSON', { cause: caught });
+    return new AdapterError('PAYLOAD_TOO_LARGE', bodyTooLargeMessage(context.method, context.path), { cause: caught });
   }
   if (error?.status === 400 || error?.type === 'entity.parse.failed') {
     return new AdapterError('MALFORMED_REQUEST', `request body is not valid JSON: ${error.message ?? 'parse error'}`, { cause: caught });

@@ -50,6 +50,27 @@ describe('modbus-tcp read', () => {
     expect(pastTheEnd.stderr).toContain('invalid range');
   });
 
+  it('accepts only decimal register numbers', async () => {
+    const { port } = await startServer(started);
+    for (const register of ['0x9C41', ' 40001', '40001 ', '4e4', '40001.0', '+40001', '']) {
+      const result = await modbusTcp(['read', '127.0.0.1', String(port), register, '1']);
+      expect({ register, code: result.code }).toEqual({ register, code: 3 });
+      expect(result.stderr).toContain(`invalid REGISTER "${register}"`);
+      expect(result.stderr).toContain('decimal digits');
+    }
+  });
+
+  it('names the unit range for a negative unit', async () => {
+    const { port } = await startServer(started);
+    for (const unit of [['--unit', '-1'], ['--unit=-1'], ['--unit', '256']]) {
+      const result = await modbusTcp(['read', '127.0.0.1', String(port), '40001', '1', ...unit]);
+      expect(result.code).toBe(3);
+      expect(result.stderr).toContain('invalid --unit');
+      expect(result.stderr).toContain('from 0 to 255');
+      expect(result.stderr).not.toContain('ambiguous');
+    }
+  });
+
   it('exits 2 when the server never answers', async () => {
     // A listener that accepts and stays silent.
     const silent = createServer(() => undefined);

@@ -51,7 +51,7 @@ describe('bad input over REST', () => {
       { name: 'unknown role', body: JSON.stringify({ username: 'valid-name', role: 'root' }), status: 400, mentions: 'role' },
       { name: 'SQL in the username', body: JSON.stringify({ username: "x'; DROP TABLE users; --", role: 'viewer' }), status: 400, mentions: 'username' },
       { name: 'NUL character', body: JSON.stringify({ username: 'nul\u0000name', role: 'viewer' }), status: 400, mentions: 'NUL' },
-      { name: 'oversized body', body: JSON.stringify({ username: 'big', role: 'viewer', full_name: 'x'.repeat(70 * 1024) }), status: 413, mentions: '64 KiB' },
+      { name: 'oversized body', body: JSON.stringify({ username: 'big', role: 'viewer', full_name: 'x'.repeat(70 * 1024) }), status: 413, mentions: 'at most 65536 bytes' },
       { name: 'form encoding', body: 'username=x&role=viewer', contentType: 'application/x-www-form-urlencoded', status: 415, mentions: 'application/json' },
       { name: 'JSON array', body: '[1,2,3]', status: 400, mentions: 'body' },
     ];
@@ -62,6 +62,29 @@ describe('bad input over REST', () => {
       expect(JSON.parse(response.body).detail, each.name).toContain(each.mentions);
     }
     expect(await userCount()).toBe(before);
+  });
+
+  it('plan upload over the byte limit', async () => {
+    // 400 rows, the row bound, of full-precision values and +00:00 offsets are about 70 KB.
+    const rows = Array.from({ length: 400 }, (_, index) => ({
+      station_id: 'station001',
+      pump_id: 'pump1',
+      interval_start: new Date(Date.UTC(2031, 0, 1, 0, index * 15)).toISOString().replace('Z', '+00:00'),
+      interval_end: new Date(Date.UTC(2031, 0, 1, 0, index * 15 + 15)).toISOString().replace('Z', '+00:00'),
+      target_value: 31.12345678901234 + index / 7,
+    }));
+    const body = JSON.stringify({ plan_version: 'opt-2031-01-01', rows });
+    expect(body.length).toBeGreaterThan(65_536);
+
+    const response = await rawPost(adapter.httpPort, '/api/v1/plans', token, body);
+    expect(response.status).toBe(413);
+    const detail = String(JSON.parse(response.body).detail);
+    expect(detail).toContain('at most 65536 bytes');
+    expect(detail).toContain('send fewer rows per request');
+    expect(await psql(database.url!, "SELECT count(*) FROM pump_plans WHERE plan_version = 'opt-2031-01-01'")).toBe('0');
+
+    const fewer = await rawPost(adapter.httpPort, '/api/v1/plans', token, JSON.stringify({ plan_version: 'opt-2031-01-01', rows: rows.slice(0, 300) }));
+    expect(fewer.status).toBe(201);
   });
 
   it('treats SQL-looking filter values as plain values', async () => {

@@ -18,6 +18,22 @@ async function statusWithin(request: () => Promise<{ status: number }>, status: 
   return last;
 }
 
+/** Waits until `condition` holds, for at most `withinMs`. */
+async function waitFor(condition: () => boolean, withinMs: number): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+}
+
+/** Listens on identity_changed and collects each notification's payload, the table's name. */
+async function listenForIdentityChanges(url: string): Promise<{ listener: pg.Client; notifications: string[] }> {
+  const listener = new pg.Client({ connectionString: url });
+  await listener.connect();
+  const notifications: string[] = [];
+  listener.on('notification', (message) => notifications.push(message.payload ?? ''));
+  await listener.query('LISTEN identity_changed');
+  return { listener, notifications };
+}
+
 // The adapter caches who a token stands for. These tests change users, roles and API tokens with
 // psql, outside the adapter's routes, and check that each change still takes effect at once.
 describe('the identity cache', () => {
@@ -25,6 +41,7 @@ describe('the identity cache', () => {
   let adapter: RunningAdapter;
   let admin: string;
   let operator: string;
+  let operatorId: string;
 
   beforeAll(async () => {
     database = await createPostgresDatabase();
@@ -32,6 +49,7 @@ describe('the identity cache', () => {
     admin = await login(adapter.baseUrl);
     const created = await call(adapter.baseUrl, admin, 'POST', '/api/v1/users', { username: 'shift-operator', role: 'operator', password: 'a long operator secret' });
     expect(created.status).toBe(201);
+    operatorId = created.body.user_id as string;
     operator = await login(adapter.baseUrl, 'a long operator secret', 'shift-operator');
   });
 
@@ -62,13 +80,53 @@ describe('the identity cache', () => {
     expect((await call(adapter.baseUrl, operator, 'DELETE', `${STATION}/emergency-stop`, { reason: 'identity cache test' })).status).toBe(200);
   });
 
-  it('follows deactivation and reactivation by psql', async () => {
-    const read = () => call(adapter.baseUrl, operator, 'GET', STATION);
-    expect((await read()).status).toBe(200);
-    await psql(database.url!, "UPDATE users SET active = false WHERE username = 'shift-operator'");
-    expect(await statusWithin(read, 401, 2000)).toBe(401);
+  it('ends sessions on deactivation by psql', async () => {
+    const created = await call(adapter.baseUrl, admin, 'POST', '/api/v1/api-tokens', { name: 'shift report', user_id: operatorId, expires_in_days: 1 });
+    expect(created.status).toBe(201);
+    const apiToken = created.body.token as string;
+    const loginToken = operator;
+    const readWithLogin = () => call(adapter.baseUrl, loginToken, 'GET', STATION);
+    const readWithApiToken = () => call(adapter.baseUrl, apiToken, 'GET', STATION);
+    expect((await readWithLogin()).status).toBe(200);
+    expect((await readWithApiToken()).status).toBe(200);
+
+    const { listener, notifications } = await listenForIdentityChanges(database.url!);
+    try {
+      await psql(database.url!, "UPDATE users SET active = false WHERE username = 'shift-operator'");
+      expect(await statusWithin(readWithLogin, 401, 2000)).toBe(401);
+      expect(await statusWithin(readWithApiToken, 401, 2000)).toBe(401);
+      // The trigger's revocation announces itself like any other write to api_tokens.
+      await waitFor(() => notifications.includes('api_tokens'), 2000);
+      expect(notifications).toEqual(expect.arrayContaining(['users', 'api_tokens']));
+    } finally {
+      await listener.end();
+    }
+    expect(await psql(database.url!, `SELECT revoked_at IS NOT NULL FROM api_tokens WHERE token_id = '${created.body.token_id as string}'`)).toBe('t');
+
+    // Reactivation brings neither token back, but the user can log in again.
     await psql(database.url!, "UPDATE users SET active = true WHERE username = 'shift-operator'");
-    expect(await statusWithin(read, 200, 2000)).toBe(200);
+    operator = await login(adapter.baseUrl, 'a long operator secret', 'shift-operator');
+    expect((await call(adapter.baseUrl, operator, 'GET', STATION)).status).toBe(200);
+    expect(await statusWithin(readWithLogin, 200, 1000)).toBe(401);
+    expect(await statusWithin(readWithApiToken, 200, 1000)).toBe(401);
+  });
+
+  it('ends login tokens on password change by psql', async () => {
+    const before = operator;
+    const read = () => call(adapter.baseUrl, before, 'GET', STATION);
+    expect((await read()).status).toBe(200);
+    // The administrator's hash is a valid scrypt hash of the test's administrator password.
+    await psql(database.url!, "UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE username = 'admin') WHERE username = 'shift-operator'");
+    expect(await statusWithin(read, 401, 2000)).toBe(401);
+
+    operator = await login(adapter.baseUrl, 'test-admin-password-1', 'shift-operator');
+    expect((await call(adapter.baseUrl, operator, 'GET', STATION)).status).toBe(200);
+  });
+
+  it('keeps sessions on other user changes by psql', async () => {
+    const read = () => call(adapter.baseUrl, operator, 'GET', STATION);
+    await psql(database.url!, "UPDATE users SET email = 'shift@example.org', password_hash = password_hash, active = true WHERE username = 'shift-operator'");
+    expect(await statusWithin(read, 401, 1000)).toBe(200);
   });
 
   it('applies a role change by psql', async () => {
@@ -95,13 +153,9 @@ describe('the identity cache', () => {
   });
 
   it('notifies only identity columns', async () => {
-    const listener = new pg.Client({ connectionString: database.url! });
-    await listener.connect();
-    const notifications: string[] = [];
-    listener.on('notification', (message) => notifications.push(message.payload ?? ''));
+    const { listener, notifications } = await listenForIdentityChanges(database.url!);
     try {
-      await listener.query('LISTEN identity_changed');
-      await login(adapter.baseUrl, 'a long operator secret', 'shift-operator');
+      await login(adapter.baseUrl, 'test-admin-password-1', 'shift-operator');
       await psql(database.url!, "UPDATE users SET email = 'ops@example.org' WHERE username = 'shift-operator'");
       await psql(database.url!, "UPDATE users SET role = 'operator' WHERE username = 'shift-operator'");
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -212,6 +212,23 @@ describe('users and roles over REST', () => {
     expect((await call(adapter.baseUrl, 'calejo_made-up-token', 'GET', '/api/v1/users')).status).toBe(401);
   });
 
+  it('deactivation over REST revokes API tokens', async () => {
+    const user = await call(adapter.baseUrl, token, 'POST', '/api/v1/users', { username: 'script-owner', role: 'viewer', password: 'script owner secret 1' });
+    const userId = user.body.user_id as string;
+    const created = await call(adapter.baseUrl, token, 'POST', '/api/v1/api-tokens', { name: 'telemetry export', user_id: userId, expires_in_days: 30 });
+    const secret = created.body.token as string;
+    expect((await call(adapter.baseUrl, secret, 'GET', '/api/v1/pump-stations')).status).toBe(200);
+    const auditRowsBefore = Number(await psql(url, 'SELECT count(*) FROM compliance_audit_log'));
+
+    expect((await call(adapter.baseUrl, token, 'DELETE', `/api/v1/users/${userId}`)).status).toBe(200);
+    expect((await call(adapter.baseUrl, token, 'PATCH', `/api/v1/users/${userId}`, { active: true })).status).toBe(200);
+    expect((await call(adapter.baseUrl, secret, 'GET', '/api/v1/pump-stations')).status).toBe(401);
+    expect(await psql(url, `SELECT revoked_at IS NOT NULL FROM api_tokens WHERE token_id = '${created.body.token_id as string}'`)).toBe('t');
+    // One audit row per request: the triggers that revoke write none.
+    const added = await psql(url, `SELECT string_agg(event_type, ',' ORDER BY chain_position) FROM compliance_audit_log WHERE chain_position > ${auditRowsBefore}`);
+    expect(added).toBe('USER_DEACTIVATED,USER_UPDATED');
+  });
+
   it('rate-limits logins per address', async () => {
     // The default allows 30 a minute; earlier tests used some, so 40 more must hit the limit.
     const statuses: number[] = [];

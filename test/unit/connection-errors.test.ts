@@ -49,7 +49,7 @@ describe('PostgreSQL failures that stop the adapter', () => {
     ['wrong password', serverError('password authentication failed for user "calejo"', '28P01'), 'correct the user name and password in DATABASE_URL'],
     ['unknown role', serverError('role "calejo" does not exist', '28000'), "pg_hba.conf"],
     ['missing database', serverError('database "calejo" does not exist', '3D000'), 'create the database, or correct the database name in DATABASE_URL'],
-    ['missing privilege', serverError('permission denied for table stations', '42501'), 'grant the user of DATABASE_URL the rights listed in docs/security.md'],
+    ['missing privilege', serverError('permission denied for table stations', '42501'), '"Running as a least-privilege role" in docs/security.md'],
     ['schema mismatch', serverError('column "in_config" does not exist', '42703'), 'does not match this adapter'],
     ['missing password', new Error('SASL: SCRAM-SERVER-FIRST-MESSAGE: client password must be a string'), 'add the password to DATABASE_URL'],
     ['server without TLS', new Error('The server does not support SSL connections'), 'correct sslmode'],

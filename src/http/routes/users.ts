@@ -108,13 +108,13 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
     const passwordHash = body.password === undefined ? null : await hashPassword(body.password);
 
     await afterIdentityWrite(dependencies, () => withAdministratorGuard(database, async (tx) => {
+      // The users_end_sessions trigger ends the user's login tokens when password_hash changes.
       await tx.query(
         `UPDATE users SET
            role = COALESCE($2, role),
            email = CASE WHEN $3::boolean THEN $4 ELSE email END,
            full_name = CASE WHEN $5::boolean THEN $6 ELSE full_name END,
            password_hash = COALESCE($7, password_hash),
-           tokens_valid_after = CASE WHEN $7::text IS NULL THEN tokens_valid_after ELSE now() END,
            active = active OR $8::boolean,
            deactivated_at = CASE WHEN $8::boolean THEN NULL ELSE deactivated_at END,
            locked_until = CASE WHEN $9::boolean THEN NULL ELSE locked_until END,
@@ -154,9 +154,8 @@ export function registerUserRoutes(router: Router, dependencies: HttpDependencie
     const existing = await findUser(database, userId);
     if (existing.active) {
       await afterIdentityWrite(dependencies, () => withAdministratorGuard(database, async (tx) => {
-        await tx.query(`UPDATE users SET active = false, deactivated_at = now(), tokens_valid_after = now(), updated_at = now() WHERE user_id = $1`, [userId]);
-        // API tokens die with the user; login tokens stop at the next request.
-        await tx.query(`UPDATE api_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL`, [userId]);
+        // The users_end_sessions and users_revoke_api_tokens triggers end the user's login tokens and revoke the API tokens.
+        await tx.query(`UPDATE users SET active = false, deactivated_at = now(), updated_at = now() WHERE user_id = $1`, [userId]);
         await writeAuditEvent(tx, {
           eventType: 'USER_DEACTIVATED',
           severity: 'HIGH',
