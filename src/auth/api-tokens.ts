@@ -18,7 +18,7 @@ export function generateApiToken(): { tokenId: string; token: string } {
   return { tokenId: `tok_${randomBytes(6).toString('hex')}`, token: `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}` };
 }
 
-/** What an API token stands for, as read from its row. */
+/** Grant of an API token, as read from its row: the token id, its user and its expiry. */
 export interface ApiTokenGrant {
   tokenId: string;
   userId: string;

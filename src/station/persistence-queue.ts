@@ -137,7 +137,7 @@ export class PersistenceQueue {
     return committed;
   }
 
-  /** The audit rows not yet committed, oldest first. */
+  /** Returns the audit rows not yet committed, oldest first. */
   pendingAuditEvents(): AuditEvent[] {
     const events: AuditEvent[] = [];
     for (const write of this.writes) {

@@ -40,7 +40,7 @@ export interface PlanState {
  * every later row until that time, and counting it as the newest write would keep the plan fresh
  * just as long. So such rows rank by insertion order (plan_id) instead: per pump, the last one
  * inserted wins if it was inserted after the newest normally stamped covering row, and loses
- * otherwise. That is the order in which the rows were written, whatever their stamps say.
+ * otherwise. That is the order in which the rows were written, whatever their created_at values are.
  *
  * Such a row counts as written when the adapter first marked it. The mark is kept in the row, so
  * the rule still applies after a restart and after the adapter's clock has passed the stamp. A

@@ -39,7 +39,7 @@ function refused(): Error {
 
 const REJECTED = new AdapterError('DATABASE_REJECTED', 'postgres 10.0.0.5:5432/calejo rejected the login from DATABASE_URL');
 
-/** A connector whose `open` runs the scripted outcomes in order, then keeps connecting. */
+/** Creates a connector whose `open` runs the scripted outcomes in order, then keeps connecting. */
 function connectorWith(outcomes: Array<Error | 'hang'>, overrides: Partial<DatabaseConnectorOptions> = {}) {
   const logLines: Array<Record<string, unknown>> = [];
   const destination = new Writable({

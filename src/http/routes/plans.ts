@@ -10,7 +10,7 @@ import { parseBody, requestText } from '../validate.js';
  * Maximum rows per upload; a larger plan is split over several requests. This bound does not keep
  * a body under the 64 KiB limit. A row with a whole-number value and `Z` times takes about 150
  * bytes, so 400 rows are 60 KB. A row with a full-precision value and `+00:00` offsets takes about
- * 175 bytes, so 400 rows are 70 KB and only 374 fit. Such an upload gets 413, which asks for fewer rows.
+ * 175 bytes, so 400 rows are 70 KB and only 374 fit. Such an upload gets 413, whose message suggests fewer rows.
  */
 export const MAX_PLAN_ROWS = 400;
 
