@@ -145,6 +145,16 @@ async function startReference(databaseUrl: string, token: string): Promise<{ pro
   return { process: child, httpPort: ports.http, modbusPort: ports.modbus };
 }
 
+/** Formats the two intervals of one run as a Markdown table; `committed` names what (b) waits for. */
+function latencyTable(run: CycleResult, committed: string): string[] {
+  return [
+    '| interval | p50 ms | p99 ms | max ms |',
+    '| --- | ---: | ---: | ---: |',
+    row('(a) request sent → first FC3 read with bit 0', run.toModbus),
+    row(`(b) request sent → response (${committed})`, run.toResponse),
+  ];
+}
+
 /** Formats one result row with the adapter's p50 and p99 as multiples of the reference's. */
 function ratioRow(label: string, adapter: number[], reference: number[]): string {
   const sortedAdapter = [...adapter].sort((a, b) => a - b);
@@ -185,17 +195,11 @@ async function main(): Promise<void> {
         `Emergency stop via ${options.system ? 'POST /api/v1/emergency-stop (system-wide, 3 stations)' : 'POST /api/v1/pump-stations/station001/emergency-stop'}, ${options.cycles} cycles after ${WARMUP_CYCLES} warm-up cycles`,
         `Machine: ${cpus().length} × ${cpu?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}, PostgreSQL at ${new URL(serverUrl).host}`,
         '',
-        '| interval | p50 ms | p99 ms | max ms |',
-        '| --- | ---: | ---: | ---: |',
-        row('(a) request sent → first FC3 read with bit 0', result.toModbus),
-        row('(b) request sent → response (stop committed)', result.toResponse),
+        ...latencyTable(result, 'stop committed'),
         '',
         'Reference server (bench/estop/reference-server.ts: bare HTTP and Modbus servers, one INSERT per request):',
         '',
-        '| interval | p50 ms | p99 ms | max ms |',
-        '| --- | ---: | ---: | ---: |',
-        row('(a) request sent → first FC3 read with bit 0', reference.toModbus),
-        row('(b) request sent → response (row committed)', reference.toResponse),
+        ...latencyTable(reference, 'row committed'),
         '',
         '| adapter ÷ reference | p50 | p99 |',
         '| --- | ---: | ---: |',
