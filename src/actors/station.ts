@@ -548,6 +548,7 @@ export class StationActor {
       this.fault('database unreachable past the grace period during recovery');
       return;
     }
+
     // Episodes are audited only while the pumps can publish them: a stopped or held station
     // publishes its stop values, so an outage or a missing plan then changes no setpoint.
     const trackEpisodes = stateKnown && (state === 'operational' || state === 'recovering');

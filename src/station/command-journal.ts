@@ -43,7 +43,7 @@ export class CommandJournal {
 
   /**
    * Reads the file, if there is one, and returns its commands per station in the order they were
-   * accepted. A file that cannot be parsed stops the start: guessing would risk undoing a stop.
+   * accepted. A file that cannot be parsed stops the start, because guessing could undo a stop.
    */
   load(): Map<string, StopCommandRecord[]> {
     let text: string;

@@ -83,7 +83,7 @@ describe('start-up errors', () => {
   it('locked embedded database exits with the fix', async () => {
     const dataDir = join(folder, 'data-locked');
     mkdirSync(dataDir);
-    // This test process counts as the running adapter that holds the directory.
+    // This test process counts as the running adapter that has locked the directory.
     writeFileSync(join(dataDir, 'adapter.lock'), `${process.pid}\n`);
     const result = await runAdapterToExit(adapterEnvironment({ CALEJO_DATA_DIR: dataDir }));
     expect(result.code).toBe(1);
